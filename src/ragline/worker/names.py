@@ -1,0 +1,23 @@
+"""Queue and task names: the API sends tasks by these names without importing any worker code."""
+
+INGEST_QUEUE = "ingest"
+QUERY_QUEUE = "query"
+DEFAULT_QUEUE = "default"
+QUEUES = (INGEST_QUEUE, QUERY_QUEUE, DEFAULT_QUEUE)
+
+# The seed's names, kept so its scripts and Flower views still recognise them.
+PDF_READER_TASK = "pdf_reader_task"
+TEXT_SPLITTER_TASK = "text_splitter_task"
+VECTORSTORE_TASK = "vectorstore_task"
+QUERY_TASK = "query_task"
+ADD_NUMBERS_TASK = "add_numbers"
+DIVIDE_NUMBERS_TASK = "divide_numbers"
+
+TASK_QUEUES = {
+    PDF_READER_TASK: INGEST_QUEUE,
+    TEXT_SPLITTER_TASK: INGEST_QUEUE,
+    VECTORSTORE_TASK: INGEST_QUEUE,
+    QUERY_TASK: QUERY_QUEUE,
+    ADD_NUMBERS_TASK: DEFAULT_QUEUE,
+    DIVIDE_NUMBERS_TASK: DEFAULT_QUEUE,
+}
