@@ -21,6 +21,7 @@ class ErrorCode(Enum):
     NO_EXTRACTABLE_TEXT = ("no_extractable_text", 422)
     EMBEDDING_MODEL_MISMATCH = ("embedding_model_mismatch", 409)
     NOT_FOUND = ("not_found", 404)
+    DOCUMENT_BUSY = ("document_busy", 409)
     DEPENDENCY_UNAVAILABLE = ("dependency_unavailable", 503)
     QUERY_TIMEOUT = ("query_timeout", 504)
     INTERNAL = ("internal", 500)

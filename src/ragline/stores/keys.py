@@ -8,19 +8,28 @@ def job(job_id: str) -> str:
     return f"{PREFIX}:job:{job_id}"
 
 
-def blob(document_id: str) -> str:
-    """String (TTL): the uploaded PDF bytes; the document id is their SHA-256."""
-    return f"{PREFIX}:blob:{document_id}"
+# Artifacts are keyed by job, not by document: two collections may ingest the same bytes at once,
+# and one job cleaning up must not pull the input from under the other.
 
 
-def pages(document_id: str) -> str:
+def blob(job_id: str) -> str:
+    """String (TTL): the uploaded PDF bytes of one ingest job."""
+    return f"{PREFIX}:blob:{job_id}"
+
+
+def pages(job_id: str) -> str:
     """String (TTL): extracted page texts, the reader's output for the splitter."""
-    return f"{PREFIX}:pages:{document_id}"
+    return f"{PREFIX}:pages:{job_id}"
 
 
-def chunks(document_id: str) -> str:
+def chunks(job_id: str) -> str:
     """String (TTL): split chunks, the splitter's output for the vector store step."""
-    return f"{PREFIX}:chunks:{document_id}"
+    return f"{PREFIX}:chunks:{job_id}"
+
+
+def reply(request_id: str) -> str:
+    """List (TTL): where a query worker pushes its answer for the API request waiting on it."""
+    return f"{PREFIX}:reply:{request_id}"
 
 
 def documents(collection: str) -> str:

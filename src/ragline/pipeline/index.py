@@ -1,0 +1,33 @@
+"""Embed chunks in batches and hand each batch to a store, reporting progress as batches land."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from ragline.pipeline.split import Chunk
+
+Embed = Callable[[list[str]], list[list[float]]]
+Store = Callable[[Sequence[Chunk], list[list[float]]], None]
+
+
+def index_chunks(
+    chunks: Sequence[Chunk],
+    embed: Embed,
+    store: Store,
+    batch_size: int = 64,
+    on_batch: Callable[[int], None] | None = None,
+) -> int:
+    """Embed and store `chunks` batch by batch; `on_batch` gets the running count of chunks stored.
+
+    >>> stored = []
+    >>> index_chunks([Chunk(1, 0, "a")], embed=lambda t: [[1.0]] * len(t), store=lambda c, v: stored.extend(c))
+    1
+    """
+    done = 0
+    for start in range(0, len(chunks), batch_size):
+        batch = chunks[start : start + batch_size]
+        store(batch, embed([chunk.text for chunk in batch]))
+        done += len(batch)
+        if on_batch is not None:
+            on_batch(done)
+    return done

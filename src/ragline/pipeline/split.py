@@ -1,0 +1,36 @@
+"""Split page texts into overlapping chunks that never cross a page, so every chunk cites one page."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+from ragline.pipeline.extract import PageText
+
+
+@dataclass(frozen=True)
+class Chunk:
+    page: int
+    index: int
+    text: str
+
+
+def split_pages(pages: Iterable[PageText], chunk_size: int = 1000, chunk_overlap: int = 150) -> list[Chunk]:
+    """Split each page with LangChain's RecursiveCharacterTextSplitter; `index` counts chunks within a page.
+
+    >>> split_pages([PageText(page=1, text="Hello world.")])
+    [Chunk(page=1, index=0, text='Hello world.')]
+    """
+    splitter = RecursiveCharacterTextSplitter(chunk_size=chunk_size, chunk_overlap=chunk_overlap)
+    return [
+        Chunk(page=page.page, index=index, text=text)
+        for page in pages
+        for index, text in enumerate(splitter.split_text(page.text))
+    ]
+
+
+def chunk_id(document_id: str, chunk: Chunk) -> str:
+    """Deterministic, so a retried or re-delivered step overwrites instead of duplicating."""
+    return f"{document_id}:{chunk.page}:{chunk.index}"

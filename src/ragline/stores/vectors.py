@@ -1,0 +1,155 @@
+"""The Chroma server: one Chroma collection per ragline collection, chunks with their page metadata."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from urllib.parse import urlsplit
+
+import chromadb
+import httpx
+from chromadb.config import Settings as ChromaSettings
+from chromadb.errors import NotFoundError
+
+from ragline.errors import ErrorCode, RaglineError
+from ragline.pipeline.answer import Passage
+
+# Errors that mean "the Chroma server is not there right now" (worth a retry), not "the request is wrong".
+UNAVAILABLE_ERRORS = (httpx.TransportError, ConnectionError)
+CHROMA_PREFIX = "ragline-"
+
+
+@dataclass(frozen=True)
+class ChunkRecord:
+    chunk_id: str
+    document_id: str
+    filename: str
+    page: int
+    index: int
+    text: str
+
+
+class VectorIndex:
+    """Adapter over a Chroma server. Collections store cosine-space vectors we compute ourselves:
+    Chroma's own default embedding function downloads a model, which must never happen here."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+
+    @cached_property
+    def _client(self) -> chromadb.ClientAPI:
+        parts = urlsplit(self._url)
+        try:
+            return chromadb.HttpClient(
+                host=parts.hostname or "127.0.0.1",
+                port=parts.port or (443 if parts.scheme == "https" else 8000),
+                ssl=parts.scheme == "https",
+                settings=ChromaSettings(anonymized_telemetry=False),
+            )
+        except UNAVAILABLE_ERRORS as exc:
+            raise _unavailable(exc) from exc
+
+    def heartbeat(self) -> None:
+        try:
+            self._client.heartbeat()
+        except UNAVAILABLE_ERRORS as exc:
+            raise _unavailable(exc) from exc
+
+    def check_model(self, collection: str, model: str) -> None:
+        """Refuse to mix embedding models in one collection: their vectors are not comparable."""
+        existing = self._find(collection)
+        if existing is not None:
+            _require_same_model(collection, existing.metadata or {}, model)
+
+    def upsert(self, collection: str, model: str, records: Sequence[ChunkRecord], vectors: Sequence[Sequence[float]]) -> None:
+        if not records:
+            return
+        try:
+            target = self._client.get_or_create_collection(
+                CHROMA_PREFIX + collection,
+                embedding_function=None,
+                metadata={"embedding_model": model, "embedding_dimension": len(vectors[0])},
+                configuration={"hnsw": {"space": "cosine"}},
+            )
+            _require_same_model(collection, target.metadata or {}, model)
+            target.upsert(
+                ids=[record.chunk_id for record in records],
+                embeddings=[list(vector) for vector in vectors],
+                documents=[record.text for record in records],
+                metadatas=[
+                    {"document_id": r.document_id, "filename": r.filename, "page": r.page, "chunk": r.index}
+                    for r in records
+                ],
+            )
+        except UNAVAILABLE_ERRORS as exc:
+            raise _unavailable(exc) from exc
+
+    def query(self, collection: str, model: str, vector: Sequence[float], top_k: int) -> list[Passage]:
+        target = self._find(collection)
+        if target is None:
+            return []
+        _require_same_model(collection, target.metadata or {}, model)
+        try:
+            result = target.query(
+                query_embeddings=[list(vector)], n_results=top_k, include=["documents", "metadatas", "distances"]
+            )
+        except UNAVAILABLE_ERRORS as exc:
+            raise _unavailable(exc) from exc
+        return [
+            Passage(
+                chunk_id=chunk_id,
+                document_id=str(metadata["document_id"]),
+                filename=str(metadata["filename"]),
+                page=int(metadata["page"]),
+                text=text or "",
+                # Chroma reports cosine distance; callers think in similarity.
+                score=round(1.0 - float(distance), 4),
+            )
+            for chunk_id, text, metadata, distance in zip(
+                result["ids"][0], result["documents"][0], result["metadatas"][0], result["distances"][0], strict=True
+            )
+        ]
+
+    def chunk_ids(self, collection: str, document_id: str) -> list[str]:
+        target = self._find(collection)
+        if target is None:
+            return []
+        try:
+            return target.get(where={"document_id": document_id}, include=[])["ids"]
+        except UNAVAILABLE_ERRORS as exc:
+            raise _unavailable(exc) from exc
+
+    def delete_chunks(self, collection: str, chunk_ids: Sequence[str]) -> None:
+        target = self._find(collection)
+        if target is None or not chunk_ids:
+            return
+        try:
+            target.delete(ids=list(chunk_ids))
+        except UNAVAILABLE_ERRORS as exc:
+            raise _unavailable(exc) from exc
+
+    def delete_document(self, collection: str, document_id: str) -> None:
+        self.delete_chunks(collection, self.chunk_ids(collection, document_id))
+
+    def _find(self, collection: str) -> chromadb.Collection | None:
+        try:
+            return self._client.get_collection(CHROMA_PREFIX + collection, embedding_function=None)
+        except NotFoundError:
+            return None
+        except UNAVAILABLE_ERRORS as exc:
+            raise _unavailable(exc) from exc
+
+
+def _require_same_model(collection: str, metadata: dict, model: str) -> None:
+    recorded = metadata.get("embedding_model")
+    if recorded is not None and recorded != model:
+        raise RaglineError(
+            ErrorCode.EMBEDDING_MODEL_MISMATCH,
+            f"collection '{collection}' was indexed with embedding model '{recorded}', but this service "
+            f"is configured for '{model}'; use another collection or the same model",
+        )
+
+
+def _unavailable(exc: Exception) -> RaglineError:
+    return RaglineError(ErrorCode.DEPENDENCY_UNAVAILABLE, f"the Chroma server is unreachable: {exc}")
