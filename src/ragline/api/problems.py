@@ -1,0 +1,59 @@
+"""Every error leaves the API as RFC 9457 application/problem+json with a stable `code`."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ragline.errors import ErrorCode, RaglineError
+from ragline.stores.redis_client import UNAVAILABLE_ERRORS as REDIS_UNAVAILABLE
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_TYPE_BASE = "https://ragline.dev/problems/"
+
+
+def problem_response(
+    status: int, code: str, detail: str, headers: dict[str, str] | None = None, **extra: object
+) -> JSONResponse:
+    body = {
+        "type": PROBLEM_TYPE_BASE + code,
+        "title": code.replace("_", " ").capitalize(),
+        "status": status,
+        "detail": detail,
+        "code": code,
+        **extra,
+    }
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RaglineError)
+    async def _ragline_error(_: Request, exc: RaglineError) -> JSONResponse:
+        return problem_response(exc.code.http_status, exc.code.code, exc.detail)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        reasons = "; ".join(f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in errors)
+        bad_collection = any(tuple(error["loc"]) == ("path", "collection") for error in errors)
+        code = ErrorCode.INVALID_COLLECTION.code if bad_collection else "invalid_request"
+        return problem_response(422, code, reasons or "the request is not valid")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return problem_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
+
+    for redis_error in REDIS_UNAVAILABLE:
+
+        @app.exception_handler(redis_error)
+        async def _redis_down(_: Request, exc: Exception) -> JSONResponse:
+            logger.warning("redis unavailable error=%s", exc)
+            code = ErrorCode.DEPENDENCY_UNAVAILABLE
+            return problem_response(code.http_status, code.code, "Redis is unreachable; retry shortly", {"Retry-After": "5"})

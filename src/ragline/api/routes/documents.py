@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from ragline.api.deps import CollectionName, DocumentId, ServiceDep
+from ragline.api.models import DocumentPublic, Problem, UploadPublic
+from ragline.api.service import Accepted
+from ragline.api.uploads import read_pdf_upload
+
+router = APIRouter(prefix="/v1/collections/{collection}/documents", tags=["documents"])
+
+UPLOAD_ERRORS = {status: {"model": Problem} for status in (400, 409, 413, 415, 422, 503)}
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=UploadPublic,
+    responses={200: {"model": UploadPublic, "description": "These bytes are already in the collection."}, **UPLOAD_ERRORS},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["file"],
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                    }
+                }
+            },
+        }
+    },
+)
+async def upload_document(collection: CollectionName, request: Request, service: ServiceDep) -> JSONResponse:
+    """Upload one PDF (multipart field `file`); ingest runs in the background. Poll `status_url`."""
+    upload = await read_pdf_upload(request, service.settings.max_upload_bytes)
+    accepted = await run_in_threadpool(service.accept_upload, collection, upload.filename, upload.data)
+    return upload_response(accepted)
+
+
+@router.get("", response_model=list[DocumentPublic])
+def list_documents(collection: CollectionName, service: ServiceDep) -> list[DocumentPublic]:
+    return [DocumentPublic(**vars(record)) for record in service.list_documents(collection)]
+
+
+@router.delete("/{document_id}", status_code=204, responses={404: {"model": Problem}, 409: {"model": Problem}})
+def delete_document(collection: CollectionName, document_id: DocumentId, service: ServiceDep) -> Response:
+    """Remove the document's chunks from the collection; answers cached before this go stale."""
+    service.delete_document(collection, document_id)
+    return Response(status_code=204)
+
+
+def upload_response(accepted: Accepted) -> JSONResponse:
+    body = UploadPublic(
+        job_id=accepted.job.job_id,
+        document_id=accepted.record.document_id,
+        status_url=f"/v1/jobs/{accepted.job.job_id}",
+        filename=accepted.record.filename,
+        state=accepted.record.state,
+        duplicate=accepted.duplicate,
+    )
+    status = 200 if accepted.duplicate and accepted.record.state == "done" else 202
+    return JSONResponse(body.model_dump(), status_code=status)

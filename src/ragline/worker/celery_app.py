@@ -1,0 +1,51 @@
+"""One Celery configuration shared by every worker kind and by the API, which only sends tasks."""
+
+from __future__ import annotations
+
+from celery import Celery
+from kombu import Queue
+
+from ragline.config import Settings, get_settings
+from ragline.worker import names
+
+
+def make_celery(role: str, settings: Settings | None = None, include: tuple[str, ...] = ()) -> Celery:
+    """Build the Celery app for one process role ("api", "ingest", "query", "default").
+
+    Every role shares the queues, routes and reliability settings, so a task sent by the API
+    lands on the queue its worker consumes.
+    """
+    settings = settings or get_settings()
+    redis_url = str(settings.redis_url)
+    app = Celery(f"ragline-{role}", broker=redis_url, backend=redis_url, include=list(include))
+    transport_options = {
+        # Redis re-delivers a task nobody acknowledged after this long; it must outlive any task
+        # or a long ingest would run twice in parallel.
+        "visibility_timeout": settings.visibility_timeout_seconds,
+    }
+    app.conf.update(
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        timezone="UTC",
+        enable_utc=True,
+        result_expires=24 * 3600,
+        result_extended=True,
+        task_acks_late=True,
+        # A worker killed mid-task (OOM, kill -9) gives its task back to the queue instead of losing it.
+        task_reject_on_worker_lost=True,
+        task_track_started=True,
+        worker_prefetch_multiplier=1,
+        task_time_limit=settings.task_time_limit_seconds,
+        task_soft_time_limit=max(settings.task_time_limit_seconds - 30, 5),
+        broker_transport_options=transport_options,
+        result_backend_transport_options=transport_options,
+        broker_connection_retry_on_startup=True,
+        task_queues=[Queue(queue) for queue in names.QUEUES],
+        task_default_queue=names.DEFAULT_QUEUE,
+        task_routes={task: {"queue": queue} for task, queue in names.TASK_QUEUES.items()},
+        worker_send_task_events=True,
+        task_send_sent_event=True,
+        worker_hijack_root_logger=False,
+    )
+    return app
