@@ -1,0 +1,43 @@
+"""One real local stack (Redis, Chroma, three Celery workers, the API) for the integration tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ragline.localstack import LocalStack
+from ragline.stores.vectors import VectorIndex
+from tests.conftest import running_stack, upload, wait_for_job
+
+UPLOAD_LIMIT = 3_000_000
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    env = {"RAGLINE_MAX_UPLOAD_BYTES": str(UPLOAD_LIMIT), "RAGLINE_QUERY_TIMEOUT_SECONDS": "20"}
+    with running_stack("integration", tmp_path_factory.mktemp("stack"), extra_env=env) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def api(stack: LocalStack) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=stack.api_url, timeout=60) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def index(stack: LocalStack) -> VectorIndex:
+    return VectorIndex(stack.chroma_url)
+
+
+@pytest.fixture(scope="session")
+def world(api: httpx.Client, samples: Path) -> dict:
+    """The world population article, ingested once into collection `world`; returns its finished job."""
+    response = upload(api, "world", "world_population_wikipedia.pdf", (samples / "world_population_wikipedia.pdf").read_bytes())
+    assert response.status_code == 202, response.text
+    job = wait_for_job(api, response.json()["job_id"])
+    assert job["state"] == "done", job
+    return job
