@@ -67,6 +67,14 @@ def test_progress_is_reported_while_the_job_runs(api: httpx.Client, samples: Pat
     assert any(data["state"] == "running" for _, data in events)
 
 
+def test_indexed_document_file_can_be_downloaded(api: httpx.Client, world: dict, samples: Path) -> None:
+    response = api.get(f"/v1/collections/world/documents/{world['document_id']}/file")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/pdf"
+    assert response.content == (samples / "world_population_wikipedia.pdf").read_bytes()
+    assert api.get(f"/v1/collections/other/documents/{world['document_id']}/file").status_code == 404
+
+
 def test_delete_removes_the_chunks_and_the_listing(api: httpx.Client, index: VectorIndex, samples: Path) -> None:
     response = upload(api, "scratch", "nics.pdf", (samples / "fbi_nics_checks_2015_11_table.pdf").read_bytes())
     job = wait_for_job(api, response.json()["job_id"])
@@ -76,6 +84,7 @@ def test_delete_removes_the_chunks_and_the_listing(api: httpx.Client, index: Vec
     assert api.delete(f"/v1/collections/scratch/documents/{job['document_id']}").status_code == 204
     assert api.get("/v1/collections/scratch/documents").json() == []
     assert index.chunk_ids("scratch", job["document_id"]) == []
+    assert api.get(f"/v1/collections/scratch/documents/{job['document_id']}/file").status_code == 404
     again = api.delete(f"/v1/collections/scratch/documents/{job['document_id']}")
     assert again.status_code == 404
     assert again.headers["content-type"] == "application/problem+json"

@@ -130,8 +130,16 @@ class RaglineService:
         if record.state in ACTIVE_STATES:
             raise RaglineError(ErrorCode.DOCUMENT_BUSY, "the document is still being ingested; delete it when its job ends")
         self.index.delete_document(collection, document_id)
+        self.artifacts.delete_file(collection, document_id)
         self.documents.remove(collection, document_id)
         self.documents.bump_generation(collection)
+
+    def document_file(self, collection: str, document_id: str) -> tuple[DocumentRecord, bytes]:
+        record = self.documents.get(collection, document_id)
+        data = self.artifacts.get_file(collection, document_id) if record is not None else None
+        if record is None or data is None:
+            raise RaglineError(ErrorCode.NOT_FOUND, f"collection '{collection}' has no indexed file for document {document_id}")
+        return record, data
 
     def get_job(self, job_id: str) -> Job:
         job = self.jobs.get(job_id)

@@ -38,6 +38,20 @@ class ArtifactStore:
         raw = self._get_json(keys.chunks(job_id))
         return None if raw is None else [Chunk(**chunk) for chunk in raw]
 
+    def keep_file(self, job_id: str, collection: str, document_id: str) -> None:
+        """Keep the upload as the document's file once indexed (a rename: no copy of the bytes)."""
+        try:
+            self._redis.rename(keys.blob(job_id), keys.document_file(collection, document_id))
+            self._redis.persist(keys.document_file(collection, document_id))
+        except redis.ResponseError:
+            pass  # the blob expired already; the document is indexed all the same
+
+    def get_file(self, collection: str, document_id: str) -> bytes | None:
+        return self._redis.get(keys.document_file(collection, document_id))
+
+    def delete_file(self, collection: str, document_id: str) -> None:
+        self._redis.delete(keys.document_file(collection, document_id))
+
     def discard(self, job_id: str) -> None:
         """Drop the job's inputs and intermediate outputs once its document is indexed or has failed."""
         self._redis.delete(keys.blob(job_id), keys.pages(job_id), keys.chunks(job_id))

@@ -27,6 +27,11 @@ def chunks(job_id: str) -> str:
     return f"{PREFIX}:chunks:{job_id}"
 
 
+def document_file(collection: str, document_id: str) -> str:
+    """String (no TTL): the original PDF of an indexed document, for page previews and downloads."""
+    return f"{PREFIX}:file:{collection}:{document_id}"
+
+
 def reply(request_id: str) -> str:
     """List (TTL): where a query worker pushes its answer for the API request waiting on it."""
     return f"{PREFIX}:reply:{request_id}"

@@ -157,6 +157,7 @@ def vectorstore_task(self: Task, job_id: str) -> str:
     pages_total = runtime.jobs.get(job_id).pages_total  # type: ignore[union-attr]
     runtime.documents.update(job.collection, job.document_id, state="done", pages=pages_total, chunks=len(chunks))
     runtime.documents.bump_generation(job.collection)
+    runtime.artifacts.keep_file(job_id, job.collection, job.document_id)
     runtime.artifacts.discard(job_id)
     runtime.jobs.finish(job_id)
     logger.info("ingest done job_id=%s document_id=%s chunks=%s", job_id, job.document_id, len(chunks))

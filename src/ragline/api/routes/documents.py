@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
@@ -51,6 +53,18 @@ def delete_document(collection: CollectionName, document_id: DocumentId, service
     """Remove the document's chunks from the collection; answers cached before this go stale."""
     service.delete_document(collection, document_id)
     return Response(status_code=204)
+
+
+@router.get(
+    "/{document_id}/file",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}, 404: {"model": Problem}},
+)
+def download_document(collection: CollectionName, document_id: DocumentId, service: ServiceDep) -> Response:
+    """The original PDF of an indexed document (the UI renders cited pages from it)."""
+    record, data = service.document_file(collection, document_id)
+    disposition = f"inline; filename*=UTF-8''{quote(record.filename)}"
+    return Response(data, media_type="application/pdf", headers={"Content-Disposition": disposition})
 
 
 def upload_response(accepted: Accepted) -> JSONResponse:
