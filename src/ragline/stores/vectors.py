@@ -9,15 +9,21 @@ from urllib.parse import urlsplit
 
 import chromadb
 import httpx
+import numpy as np
 from chromadb.config import Settings as ChromaSettings
 from chromadb.errors import NotFoundError
 
 from ragline.errors import ErrorCode, RaglineError
 from ragline.pipeline.answer import Passage
+from ragline.pipeline.lexical import LexicalEntry
+from ragline.pipeline.retrieve import PassageFilter
+from ragline.pipeline.split import Chunk, chunk_id
 
 # Errors that mean "the Chroma server is not there right now" (worth a retry), not "the request is wrong".
 UNAVAILABLE_ERRORS = (httpx.TransportError, ConnectionError)
 CHROMA_PREFIX = "ragline-"
+# Chunks per request when reading a whole collection (for the lexical index).
+READ_PAGE_SIZE = 1000
 
 
 @dataclass(frozen=True)
@@ -28,6 +34,10 @@ class ChunkRecord:
     page: int
     index: int
     text: str
+
+    @classmethod
+    def of(cls, document_id: str, filename: str, chunk: Chunk) -> ChunkRecord:
+        return cls(chunk_id(document_id, chunk), document_id, filename, chunk.page, chunk.index, chunk.text)
 
 
 class VectorIndex:
@@ -85,31 +95,65 @@ class VectorIndex:
         except UNAVAILABLE_ERRORS as exc:
             raise _unavailable(exc) from exc
 
-    def query(self, collection: str, model: str, vector: Sequence[float], top_k: int) -> list[Passage]:
+    def query(
+        self, collection: str, model: str, vector: Sequence[float], top_k: int, passage_filter: PassageFilter | None = None
+    ) -> list[Passage]:
         target = self._find(collection)
         if target is None:
             return []
         _require_same_model(collection, target.metadata or {}, model)
         try:
             result = target.query(
-                query_embeddings=[list(vector)], n_results=top_k, include=["documents", "metadatas", "distances"]
+                query_embeddings=[list(vector)],
+                n_results=top_k,
+                where=_where(passage_filter),
+                include=["documents", "metadatas", "distances"],
             )
         except UNAVAILABLE_ERRORS as exc:
             raise _unavailable(exc) from exc
         return [
-            Passage(
-                chunk_id=chunk_id,
-                document_id=str(metadata["document_id"]),
-                filename=str(metadata["filename"]),
-                page=int(metadata["page"]),
-                text=text or "",
-                # Chroma reports cosine distance; callers think in similarity.
-                score=round(1.0 - float(distance), 4),
-            )
+            # Chroma reports cosine distance; callers think in similarity.
+            _passage(chunk_id, text, metadata, 1.0 - float(distance))
             for chunk_id, text, metadata, distance in zip(
                 result["ids"][0], result["documents"][0], result["metadatas"][0], result["distances"][0], strict=True
             )
         ]
+
+    def score(self, collection: str, chunk_ids: Sequence[str], vector: Sequence[float]) -> list[Passage]:
+        """These chunks as passages, scored by the cosine similarity of their stored vectors to `vector`."""
+        target = self._find(collection)
+        if target is None or not chunk_ids:
+            return []
+        try:
+            result = target.get(ids=list(chunk_ids), include=["documents", "metadatas", "embeddings"])
+        except UNAVAILABLE_ERRORS as exc:
+            raise _unavailable(exc) from exc
+        query = np.asarray(vector, dtype=np.float32)
+        query /= max(float(np.linalg.norm(query)), 1e-12)
+        passages = []
+        for chunk_id, text, metadata, embedding in zip(
+            result["ids"], result["documents"], result["metadatas"], result["embeddings"], strict=True
+        ):
+            stored = np.asarray(embedding, dtype=np.float32)
+            passages.append(_passage(chunk_id, text, metadata, float(stored @ query) / max(float(np.linalg.norm(stored)), 1e-12)))
+        return passages
+
+    def lexical_entries(self, collection: str) -> list[LexicalEntry]:
+        """Every chunk of the collection with its text, read in pages, for an in-memory lexical index."""
+        target = self._find(collection)
+        entries: list[LexicalEntry] = []
+        while target is not None:
+            try:
+                result = target.get(include=["documents", "metadatas"], limit=READ_PAGE_SIZE, offset=len(entries))
+            except UNAVAILABLE_ERRORS as exc:
+                raise _unavailable(exc) from exc
+            entries.extend(
+                LexicalEntry(chunk_id, str(metadata["document_id"]), int(metadata["page"]), text or "")
+                for chunk_id, text, metadata in zip(result["ids"], result["documents"], result["metadatas"], strict=True)
+            )
+            if len(result["ids"]) < READ_PAGE_SIZE:
+                break
+        return entries
 
     def chunk_ids(self, collection: str, document_id: str) -> list[str]:
         target = self._find(collection)
@@ -139,6 +183,30 @@ class VectorIndex:
             return None
         except UNAVAILABLE_ERRORS as exc:
             raise _unavailable(exc) from exc
+
+
+def _passage(chunk_id: str, text: str | None, metadata: dict, score: float) -> Passage:
+    return Passage(
+        chunk_id=chunk_id,
+        document_id=str(metadata["document_id"]),
+        filename=str(metadata["filename"]),
+        page=int(metadata["page"]),
+        text=text or "",
+        score=round(score, 4),
+    )
+
+
+def _where(passage_filter: PassageFilter | None) -> dict | None:
+    """The filter as a Chroma metadata `where` clause (None: every chunk)."""
+    if not passage_filter:
+        return None
+    conditions: list[dict] = []
+    if passage_filter.document_ids:
+        conditions.append({"document_id": {"$in": list(passage_filter.document_ids)}})
+    ranges = [{"$and": [{"page": {"$gte": first}}, {"page": {"$lte": last}}]} for first, last in passage_filter.page_ranges]
+    if ranges:
+        conditions.append(ranges[0] if len(ranges) == 1 else {"$or": ranges})
+    return conditions[0] if len(conditions) == 1 else {"$and": conditions}
 
 
 def _require_same_model(collection: str, metadata: dict, model: str) -> None:

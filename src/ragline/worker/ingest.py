@@ -140,7 +140,7 @@ def vectorstore_task(self: Task, job_id: str) -> str:
         runtime.index.check_model(job.collection, embedder.name)
 
         def store(batch: Sequence[Chunk], vectors: list[list[float]]) -> None:
-            records = [_record(job, chunk) for chunk in batch]
+            records = [ChunkRecord.of(job.document_id, job.filename, chunk) for chunk in batch]
             runtime.index.upsert(job.collection, embedder.name, records, vectors)
 
         index_chunks(
@@ -163,13 +163,3 @@ def vectorstore_task(self: Task, job_id: str) -> str:
     logger.info("ingest done job_id=%s document_id=%s chunks=%s", job_id, job.document_id, len(chunks))
     return job_id
 
-
-def _record(job: Job, chunk: Chunk) -> ChunkRecord:
-    return ChunkRecord(
-        chunk_id=chunk_id(job.document_id, chunk),
-        document_id=job.document_id,
-        filename=job.filename,
-        page=chunk.page,
-        index=chunk.index,
-        text=chunk.text,
-    )
