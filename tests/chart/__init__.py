@@ -1,0 +1,1 @@
+"""Offline checks of the deployment: chart, images, kind config, Tiltfile, compose file."""
