@@ -1,0 +1,42 @@
+"""The stores every process shares, over one Redis connection pool, built lazily from settings."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from ragline.config import Settings, get_settings
+from ragline.stores.artifacts import ArtifactStore
+from ragline.stores.documents import DocumentRegistry
+from ragline.stores.jobs import JobStore
+from ragline.stores.redis_client import connect
+from ragline.stores.vectors import VectorIndex
+from ragline.stores.workers import WorkerRegistry
+
+
+class Stores:
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or get_settings()
+
+    @cached_property
+    def redis(self):  # noqa: ANN201 - redis.Redis
+        return connect(self.settings)
+
+    @cached_property
+    def jobs(self) -> JobStore:
+        return JobStore(self.redis, self.settings.job_ttl_seconds)
+
+    @cached_property
+    def documents(self) -> DocumentRegistry:
+        return DocumentRegistry(self.redis)
+
+    @cached_property
+    def artifacts(self) -> ArtifactStore:
+        return ArtifactStore(self.redis, self.settings.blob_ttl_seconds, self.settings.intermediate_ttl_seconds)
+
+    @cached_property
+    def workers(self) -> WorkerRegistry:
+        return WorkerRegistry(self.redis)
+
+    @cached_property
+    def index(self) -> VectorIndex:
+        return VectorIndex(self.settings.chroma_url)
