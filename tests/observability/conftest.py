@@ -1,0 +1,133 @@
+"""One traced stack for the observability tests: the local stack exporting spans to a real OTLP/HTTP
+receiver, with Flower and a real Prometheus scraping every process each second, and one round of
+traffic (an ingest, a failed ingest, a question asked twice, a 404, a failing demo task)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
+
+from ragline.localstack import LocalStack, free_port
+from tests.conftest import ARTIFACTS, free_ports, upload, wait_for_job
+from tests.observability.otlp import OtlpReceiver
+
+LOG_FILE = ARTIFACTS / "logs" / "observability.log"
+QUESTION = "What is the median age of human beings?"
+# `ragline up` prefixes each line of a process's output with its name.
+_PREFIXED = re.compile(r"^\s*(?P<service>[\w-]+) \| (?P<line>.*)$")
+
+
+@dataclass(frozen=True)
+class Traffic:
+    upload_trace_id: str
+    job: dict
+    failed_trace_id: str
+    failed_job: dict
+    query: httpx.Response
+    cached_query: httpx.Response
+
+
+@pytest.fixture(scope="session")
+def receiver() -> Iterator[OtlpReceiver]:
+    with OtlpReceiver() as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def stack(receiver: OtlpReceiver, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    env = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+        # Export within a fifth of a second instead of five, so the tests need not wait.
+        "OTEL_BSP_SCHEDULE_DELAY": "200",
+        "RAGLINE_QUERY_TIMEOUT_SECONDS": "30",
+    }
+    ports = dataclasses.replace(free_ports(), prometheus=free_port())
+    LOG_FILE.parent.mkdir(parents=True, exist_ok=True)
+    with LOG_FILE.open("w") as log:
+        running = LocalStack(
+            tmp_path_factory.mktemp("observability"),
+            ports=ports,
+            with_flower=True,
+            with_prometheus=True,
+            scrape_interval_seconds=1,
+            extra_env=env,
+            log=log,
+        )
+        with running:
+            yield running
+
+
+@pytest.fixture(scope="session")
+def api(stack: LocalStack) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=stack.api_url, timeout=60) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def traffic(stack: LocalStack, api: httpx.Client, samples: Path) -> Traffic:
+    uploaded = upload(api, "world", "world_population_wikipedia.pdf", (samples / "world_population_wikipedia.pdf").read_bytes())
+    assert uploaded.status_code == 202, uploaded.text
+    failed = upload(api, "world", "locked.pdf", (samples / "encrypted_password_openpassword.pdf").read_bytes())
+    assert failed.status_code == 202, failed.text
+    job = wait_for_job(api, uploaded.json()["job_id"])
+    failed_job = wait_for_job(api, failed.json()["job_id"])
+    assert (job["state"], failed_job["state"]) == ("done", "failed")
+
+    query = api.post("/v1/collections/world/query", json={"question": QUESTION})
+    # rate() sees no increase in a series whose first sample already counts the event: let Prometheus
+    # record the first answer before the second, as steady traffic would.
+    _wait_for_prometheus(stack, 'ragline_http_request_duration_seconds_count{route=~".+/query"}')
+    cached_query = api.post("/v1/collections/world/query", json={"question": QUESTION})
+    assert query.status_code == cached_query.status_code == 200, query.text
+    assert api.get("/v1/jobs/" + "0" * 32).status_code == 404
+    assert api.post("/divide/1/0").status_code == 200
+    return Traffic(
+        upload_trace_id=uploaded.headers["x-trace-id"],
+        job=job,
+        failed_trace_id=failed.headers["x-trace-id"],
+        failed_job=failed_job,
+        query=query,
+        cached_query=cached_query,
+    )
+
+
+def _wait_for_prometheus(stack: LocalStack, query: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        response = httpx.get(f"{stack.prometheus_url}/api/v1/query", params={"query": query}, timeout=10)
+        if response.json()["data"]["result"]:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"Prometheus has no {query} after {timeout:g} s")
+
+
+def log_lines(service: str) -> list[dict]:
+    """The JSON log lines one process of the stack wrote so far (its banner and warnings are not JSON)."""
+    lines = []
+    for raw in LOG_FILE.read_text().splitlines():
+        match = _PREFIXED.match(raw)
+        if match and match["service"] == service and match["line"].startswith("{"):
+            lines.append(json.loads(match["line"]))
+    return lines
+
+
+def scrape(url: str) -> list[Sample]:
+    """Every sample of one Prometheus endpoint, parsed by prometheus_client's own parser."""
+    response = httpx.get(url, timeout=10)
+    response.raise_for_status()
+    return [sample for family in text_string_to_metric_families(response.text) for sample in family.samples]
+
+
+def value(samples: list[Sample], name: str, **labels: str) -> float:
+    """The sum of the samples named `name` whose labels include `labels` (0 when there is none)."""
+    return sum(s.value for s in samples if s.name == name and labels.items() <= s.labels.items())

@@ -1,0 +1,79 @@
+"""Each process's /metrics after one round of traffic: the numbers match what happened, and promtool lints them."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+
+import pytest
+
+from ragline.config import Settings
+from ragline.localstack import LocalStack
+from tests.observability.conftest import Traffic, scrape, value
+
+QUERY_ROUTE = "/v1/collections/{collection}/query"
+
+
+def test_every_process_serves_metrics(stack: LocalStack, traffic: Traffic) -> None:
+    assert set(stack.metrics_urls()) == {"api", "ingest-worker", "query-worker", "default-worker", "flower"}
+    for name, url in stack.metrics_urls().items():
+        assert scrape(url), name
+
+
+@pytest.mark.parametrize("service", ["api", "ingest-worker", "query-worker", "default-worker"])
+def test_promtool_accepts_the_exposition(stack: LocalStack, traffic: Traffic, service: str) -> None:
+    import httpx
+
+    body = httpx.get(stack.metrics_urls()[service], timeout=10).text
+    result = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ingest_worker_counts_what_was_ingested_and_why_a_job_failed(stack: LocalStack, traffic: Traffic) -> None:
+    samples = scrape(stack.metrics_urls()["ingest-worker"])
+    chunks = traffic.job["progress"]["chunks_total"]
+    assert value(samples, "ragline_ingested_pages_total") == 24
+    assert value(samples, "ragline_ingested_chunks_total") == chunks
+    assert value(samples, "ragline_ingest_jobs_total", outcome="done") == 1
+    assert value(samples, "ragline_ingest_jobs_total", outcome="failed") == 1
+    assert value(samples, "ragline_ingest_failures_total", reason="encrypted_pdf") == 1
+    # Both uploads were extracted; only the readable one went on.
+    stage_counts = {stage: value(samples, "ragline_ingest_stage_duration_seconds_count", stage=stage) for stage in ("extract", "split", "index")}
+    assert stage_counts == {"extract": 2, "split": 1, "index": 1}
+    assert value(samples, "ragline_task_duration_seconds_count", task="pdf_reader_task", outcome="success") == 1
+    assert value(samples, "ragline_task_duration_seconds_count", task="pdf_reader_task", outcome="failure") == 1
+    assert value(samples, "ragline_task_duration_seconds_count", task="vectorstore_task", outcome="success") == 1
+    batches = math.ceil(chunks / Settings().embedding_batch_size)
+    assert value(samples, "ragline_model_call_duration_seconds_count", operation="embed_documents") == batches
+    assert value(samples, "ragline_vector_store_duration_seconds_count", operation="upsert") == batches
+    assert value(samples, "ragline_worker_processes", queue="ingest") == 1
+
+
+def test_query_worker_measures_the_question_it_answered(stack: LocalStack, traffic: Traffic) -> None:
+    samples = scrape(stack.metrics_urls()["query-worker"])
+    # The second, identical question was answered from the cache by the API.
+    assert value(samples, "ragline_task_duration_seconds_count", task="query_task", outcome="success") == 1
+    assert value(samples, "ragline_model_call_duration_seconds_count", operation="embed_query") == 1
+    assert value(samples, "ragline_vector_store_duration_seconds_count", operation="query") >= 1
+    assert value(samples, "ragline_worker_processes", queue="query") == 1
+
+
+def test_default_worker_counts_the_failed_demo_task(stack: LocalStack, traffic: Traffic) -> None:
+    samples = scrape(stack.metrics_urls()["default-worker"])
+    assert value(samples, "ragline_task_duration_seconds_count", task="divide_numbers", outcome="failure") == 1
+    assert value(samples, "ragline_worker_processes", queue="default") == 1
+
+
+def test_api_measures_routes_cache_and_queues(stack: LocalStack, traffic: Traffic) -> None:
+    samples = scrape(stack.metrics_urls()["api"])
+    count = "ragline_http_request_duration_seconds_count"
+    assert value(samples, count, method="POST", route=QUERY_ROUTE, status="200") == 2
+    assert value(samples, count, method="GET", route="/v1/jobs/{job_id}", status="404") == 1
+    assert value(samples, count, method="POST", route="/v1/collections/{collection}/documents", status="202") == 2
+    routes = {s.labels.get("route") for s in samples if s.name == count}
+    assert not routes & {"/healthz", "/readyz", "/metrics"}, "probes and scrapes are not counted"
+    assert not any("world" in route for route in routes if route), "routes are templates, never raw paths"
+    assert value(samples, "ragline_cache_requests_total", cache="answer", result="hit") == 1
+    assert value(samples, "ragline_cache_requests_total", cache="answer", result="miss") == 1
+    queues = {s.labels["queue"]: s.value for s in samples if s.name == "ragline_queue_length"}
+    assert queues == {"ingest": 0, "query": 0, "default": 0}
