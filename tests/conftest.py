@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from ragline.localstack import LocalStack, StackPorts, free_port
+from ragline.tenancy import DEFAULT_TENANT, scope
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "samples" / "pdfs"
@@ -23,17 +24,37 @@ def samples() -> Path:
 
 
 def free_ports() -> StackPorts:
-    return StackPorts(api=free_port(), flower=free_port(), chroma=free_port(), redis=free_port())
+    return StackPorts(api=free_port(), flower=free_port(), chroma=free_port(), redis=free_port(), ui=free_port())
 
 
 @contextmanager
-def running_stack(name: str, data_dir: Path, extra_env: dict[str, str] | None = None, with_flower: bool = False) -> Iterator[LocalStack]:
+def running_stack(
+    name: str, data_dir: Path, extra_env: dict[str, str] | None = None, with_flower: bool = False, with_ui: bool = False
+) -> Iterator[LocalStack]:
     """The whole local stack on free ports; its output goes to test-artifacts/logs/NAME.log."""
     (ARTIFACTS / "logs").mkdir(parents=True, exist_ok=True)
     with (ARTIFACTS / "logs" / f"{name}.log").open("w") as log:
-        stack = LocalStack(data_dir=data_dir, ports=free_ports(), with_flower=with_flower, extra_env=extra_env, log=log)
+        stack = LocalStack(data_dir=data_dir, ports=free_ports(), with_flower=with_flower, with_ui=with_ui, extra_env=extra_env, log=log)
         with stack:
             yield stack
+
+
+def stack_fixture(name: str, env: dict[str, str] | None = None, **options: bool):  # noqa: ANN201 - a pytest fixture
+    """A session-scoped fixture that runs the whole local stack as `name` with `env` on top."""
+
+    @pytest.fixture(scope="session")
+    def _stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+        with running_stack(name, tmp_path_factory.mktemp(name), extra_env=env, **options) as stack:
+            yield stack
+
+    return _stack
+
+
+@contextmanager
+def api_client(stack: LocalStack, api_key: str | None = None) -> Iterator[httpx.Client]:
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    with httpx.Client(base_url=stack.api_url, headers=headers, timeout=60) as client:
+        yield client
 
 
 def wait_for_job(api: httpx.Client, job_id: str, timeout: float = 300.0) -> dict:
@@ -44,6 +65,11 @@ def wait_for_job(api: httpx.Client, job_id: str, timeout: float = 300.0) -> dict
             return job
         time.sleep(0.2)
     raise AssertionError(f"job {job_id} did not finish within {timeout:g} s: {job}")
+
+
+def stored(collection: str) -> str:
+    """The internal (tenant-scoped) name of a collection created without API keys."""
+    return scope(DEFAULT_TENANT, collection)
 
 
 def upload(api: httpx.Client, collection: str, filename: str, data: bytes) -> httpx.Response:

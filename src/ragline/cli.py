@@ -12,16 +12,23 @@ import threading
 from pathlib import Path
 from typing import Annotated
 
+import httpx
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.table import Column, Table
 
 from ragline.client import ApiError, RaglineClient
 from ragline.localstack import LocalStack, StackError, StackPorts
+from ragline.ui.views import quotes_by_citation, snippet_of
 
 EXIT_FAILED = 1
+EXIT_USAGE = 2
 EXIT_UNREACHABLE = 3
+# A shorter start of a document id is too easy to mistype into another document's.
+MIN_ID_PREFIX = 6
+# Of each cited passage, around what the answer took from it.
+SNIPPET_CHARS = 120
 SAMPLES_DIR = Path(__file__).resolve().parents[2] / "samples" / "pdfs"
 DEMO_PDF = "world_population_wikipedia.pdf"
 DEMO_QUESTION = "What is the median age of human beings?"
@@ -45,9 +52,14 @@ def up(
     chroma_port: int = StackPorts.chroma,
     redis_port: int = StackPorts.redis,
     redis_url: Annotated[str | None, typer.Option(envvar="RAGLINE_REDIS_URL", help="Use this Redis instead of starting one.")] = None,
+    prometheus: Annotated[bool, typer.Option(help="Also run Prometheus (Debian package), scraping every process.")] = False,
+    prometheus_port: int = StackPorts.prometheus,
+    ui: Annotated[bool, typer.Option(help="Also serve the web UI.")] = True,
+    ui_port: int = StackPorts.ui,
 ) -> None:
-    """Run Redis, Chroma, the three workers, the API and Flower until Ctrl-C or SIGTERM."""
-    stack = _stack(data_dir, host, StackPorts(api_port, flower_port, chroma_port, redis_port), redis_url)
+    """Run Redis, Chroma, the three workers, the API, the web UI and Flower until Ctrl-C or SIGTERM."""
+    ports = StackPorts(api_port, flower_port, chroma_port, redis_port, prometheus=prometheus_port, ui=ui_port)
+    stack = _stack(data_dir, host, ports, redis_url, prometheus, with_ui=ui)
     with _running(stack):
         _print_urls(stack)
         _wait_for_signal(stack)
@@ -61,11 +73,14 @@ def demo(
     flower_port: int = StackPorts.flower,
     chroma_port: int = StackPorts.chroma,
     redis_port: int = StackPorts.redis,
-    keep: Annotated[bool, typer.Option(help="Keep the stack running after the answer, until Ctrl-C.")] = True,
+    keep: Annotated[bool, typer.Option(help="Keep the stack (and the web UI) running after the answer, until Ctrl-C.")] = True,
     question: str = DEMO_QUESTION,
+    ui_port: int = StackPorts.ui,
 ) -> None:
     """Start the local stack, ingest a sample PDF, ask a question and print the cited answer."""
-    stack = _stack(data_dir, host, StackPorts(api_port, flower_port, chroma_port, redis_port), None)
+    ports = StackPorts(api_port, flower_port, chroma_port, redis_port, ui=ui_port)
+    # The web UI is for whoever stays to use the stack; --no-keep stops right after the answer.
+    stack = _stack(data_dir, host, ports, None, with_ui=keep)
     with _running(stack):
         client = RaglineClient(stack.api_url)
         job = _ingest_with_progress(client, "demo", [SAMPLES_DIR / DEMO_PDF])[0]
@@ -93,7 +108,7 @@ def ingest(
     if as_json:
         print(json.dumps(jobs, indent=2))
     else:
-        table = Table("file", "state", "pages", "chunks", "seconds", "reason")
+        table = Table(Column("file", no_wrap=True), "state", "pages", "chunks", "seconds", "reason")
         for job in jobs:
             table.add_row(
                 job["filename"], job["state"], str(job["progress"]["pages_total"]), str(job["progress"]["chunks_total"]),
@@ -127,12 +142,20 @@ def ask(
 
 @app.command()
 def status(
-    job_id: str,
+    job_id: Annotated[str | None, typer.Argument(help="An ingest job; without one, the stack's readiness and the collection's documents.")] = None,
+    collection: Collection = "default",
     api_url: ApiUrl = "http://127.0.0.1:8000",
     api_key: ApiKey = None,
     as_json: JsonOutput = False,
 ) -> None:
-    """Show one ingest job: state, stage, progress, timings or the reason it failed."""
+    """Show one ingest job (state, stage, progress, timings or why it failed), or the whole stack.
+
+    With a job: exit 1 when it failed. Without: exit 3 when the API or a dependency is down, 1 when
+    a document of the collection failed to index.
+    """
+    if job_id is None:
+        _stack_status(RaglineClient(api_url, api_key), collection, as_json)
+        return
     with _api_errors():
         job = RaglineClient(api_url, api_key).job(job_id)
     if as_json:
@@ -162,17 +185,61 @@ def documents(
     if as_json:
         print(json.dumps(listed, indent=2))
         return
-    table = Table("document_id", "filename", "pages", "chunks", "state")
-    for document in listed:
-        table.add_row(document["document_id"][:12], document["filename"], str(document["pages"]), str(document["chunks"]), document["state"])
-    console.print(table)
+    _print_documents(listed)
+
+
+@app.command()
+def delete(
+    document: Annotated[str, typer.Argument(help="A document id, the start of one (as `ragline documents` shows it), or a file name.")],
+    collection: Collection = "default",
+    api_url: ApiUrl = "http://127.0.0.1:8000",
+    api_key: ApiKey = None,
+    as_json: JsonOutput = False,
+) -> None:
+    """Delete a document from a collection: its chunks, its file; answers cached before go stale.
+
+    Exit 2 when the name matches no document or several, 3 when the API refuses.
+    """
+    client = RaglineClient(api_url, api_key)
+    with _api_errors():
+        matches = [d for d in client.documents(collection) if _names(d, document)]
+        if len(matches) != 1:
+            found = "no document" if not matches else f"{len(matches)} documents ({', '.join(d['filename'] for d in matches)})"
+            errors.print(f"[red]error:[/] {found} in collection '{collection}' match '{document}'; see `ragline documents -c {collection}`")
+            raise typer.Exit(EXIT_USAGE)
+        client.delete(collection, matches[0]["document_id"])
+    if as_json:
+        print(json.dumps({"deleted": matches[0]}, indent=2))
+    else:
+        console.print(f"deleted {matches[0]['filename']} ({matches[0]['document_id'][:12]}) from '{collection}'")
+
+
+@app.command()
+def ui(
+    api_url: ApiUrl = "http://127.0.0.1:8000",
+    api_key: Annotated[str | None, typer.Option(envvar="RAGLINE_API_KEY", help="A key the UI uses for every visitor, who must then log in with it. Without one, visitors type their own key when the API wants one.")] = None,
+    host: Annotated[str, typer.Option(envvar="RAGLINE_UI_HOST")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar="RAGLINE_UI_PORT")] = StackPorts.ui,
+    root_path: Annotated[str, typer.Option(envvar="RAGLINE_UI_ROOT_PATH", help="Serve under this path, e.g. /ui behind an ingress.")] = "",
+) -> None:
+    """Serve the web UI, a client of the API at --api-url, until Ctrl-C."""
+    # Imported here: Gradio takes seconds to import, and the other commands never need it.
+    import uvicorn
+
+    from ragline.config import Settings
+    from ragline.ui.app import UiConfig, create_app
+
+    prefix = root_path.strip("/")
+    config = UiConfig(api_url, api_key, root_path=f"/{prefix}" if prefix else "", max_upload_bytes=Settings().max_upload_bytes)
+    console.print(f"Web UI: http://{host}:{port}{config.root_path or '/'} (API: {api_url})")
+    uvicorn.run(create_app(config), host=host, port=port, log_level="warning")
 
 
 # ---- helpers ---------------------------------------------------------------------------------
 
 
-def _stack(data_dir: Path, host: str, ports: StackPorts, redis_url: str | None) -> LocalStack:
-    return LocalStack(data_dir=data_dir, ports=ports, redis_url=redis_url, host=host)
+def _stack(data_dir: Path, host: str, ports: StackPorts, redis_url: str | None, prometheus: bool = False, with_ui: bool = False) -> LocalStack:
+    return LocalStack(data_dir=data_dir, ports=ports, redis_url=redis_url, host=host, with_prometheus=prometheus, with_ui=with_ui)
 
 
 class _running:
@@ -212,9 +279,15 @@ def _wait_for_signal(stack: LocalStack) -> None:
 
 
 def _print_urls(stack: LocalStack) -> None:
+    if stack.ui_url:
+        console.print(f"Web UI:   {stack.ui_url}")
     console.print(f"API docs: {stack.api_url}/docs")
     if stack.flower_url:
         console.print(f"Flower:   {stack.flower_url}")
+    for name, url in stack.metrics_urls().items():
+        console.print(f"Metrics:  {url} ({name})")
+    if stack.prometheus_url:
+        console.print(f"Prometheus: {stack.prometheus_url}/targets")
 
 
 def _ingest_with_progress(client: RaglineClient, collection: str, paths: list[Path], quiet: bool = False) -> list[dict]:
@@ -238,7 +311,8 @@ def _ingest_with_progress(client: RaglineClient, collection: str, paths: list[Pa
             def update(job: dict, bar: int = bar) -> None:
                 counts = job["progress"]
                 total = counts["pages_total"] + counts["chunks_total"]
-                progress.update(bar, total=total or None, completed=counts["pages_done"] + counts["chunks_done"], stage=job["stage"])
+                stage = "[red]failed" if job["state"] == "failed" else job["stage"]
+                progress.update(bar, total=total or None, completed=counts["pages_done"] + counts["chunks_done"], stage=stage)
 
             finished.append(client.wait(upload["job_id"], on_update=update))
     return finished
@@ -252,28 +326,73 @@ def _rejected_job(path: Path, error: ApiError) -> dict:
     }
 
 
+def _stack_status(client: RaglineClient, collection: str, as_json: bool) -> None:
+    """Readiness of the API and its dependencies, then the state of each document of the collection."""
+    with _api_errors():
+        try:
+            checks, ready = client.ready()["checks"], True
+        except ApiError as exc:
+            if exc.status != 503:
+                raise
+            checks, ready = exc.problem.get("checks", {"api": exc.detail}), False
+        listed = client.documents(collection) if ready else []
+    if as_json:
+        print(json.dumps({"ready": ready, "checks": checks, "collection": collection, "documents": listed}, indent=2))
+    else:
+        console.print(f"API {client.base_url}: " + ("[green]ready" if ready else "[red]not ready"))
+        table = Table("dependency", "state")
+        for name, state in checks.items():
+            table.add_row(name, "[green]ok" if state == "ok" else f"[red]{state}")
+        console.print(table)
+        if ready:
+            _print_documents(listed, title=f"collection '{collection}'")
+    if not ready:
+        raise typer.Exit(EXIT_UNREACHABLE)
+    if any(document["state"] == "failed" for document in listed):
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _names(document: dict, name: str) -> bool:
+    """Whether `name` is the document's file name or, at MIN_ID_PREFIX characters or more, the start of its id."""
+    return document["filename"] == name or (len(name) >= MIN_ID_PREFIX and document["document_id"].startswith(name))
+
+
+def _print_documents(listed: list[dict], title: str | None = None) -> None:
+    table = Table("document_id", Column("filename", no_wrap=True), "pages", "chunks", "state", title=title)
+    for document in listed:
+        table.add_row(document["document_id"][:12], document["filename"], str(document["pages"]), str(document["chunks"]), document["state"])
+    console.print(table)
+
+
 def _print_answer(answer: dict) -> None:
     console.print(answer["answer"])
     if not answer["citations"]:
         return
-    table = Table("#", "file", "page", "score", "text")
+    quotes = quotes_by_citation(answer["answer"])
+    table = Table("#", Column("file", no_wrap=True), "page", "score", "text")
     for number, citation in enumerate(answer["citations"], start=1):
-        snippet = " ".join(citation["text"].split())[:100]
+        snippet = snippet_of(citation["text"], quotes.get(number, []), chars=SNIPPET_CHARS)
         table.add_row(str(number), citation["filename"], str(citation["page"]), f"{citation['score']:.2f}", snippet)
     console.print(table)
 
 
 class _api_errors:
+    """Turn the API's refusals and an unreachable API into one line on stderr and exit code 3."""
+
     def __enter__(self) -> None:
         return None
 
     def __exit__(self, exc_type: type | None, exc: BaseException | None, _: object) -> bool:
         if isinstance(exc, ApiError):
-            errors.print(f"[red]error:[/] {exc.detail} ({exc.code})")
+            hint = " (pass --api-key or set RAGLINE_API_KEY)" if exc.status == 401 else ""
+            errors.print(f"[red]error:[/] {exc.detail} ({exc.code}){hint}")
             raise typer.Exit(EXIT_UNREACHABLE)
-        if exc is not None and exc_type is not None and exc_type.__module__.startswith("httpx"):
-            errors.print(f"[red]cannot reach the API:[/] {exc}")
+        if isinstance(exc, httpx.HTTPError):
+            errors.print(f"[red]cannot reach the API:[/] {exc} (is `ragline up` running? --api-url or RAGLINE_API_URL says where)")
             raise typer.Exit(EXIT_UNREACHABLE)
+        if isinstance(exc, TimeoutError):
+            errors.print(f"[red]error:[/] {exc}")
+            raise typer.Exit(EXIT_FAILED)
         return False
 
 

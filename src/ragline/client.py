@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import httpx
 
 TERMINAL_STATES = ("done", "failed")
+# A job's event stream is silent while a long stage makes no visible progress; after this long
+# the client reconnects, and the stream starts again with the job's current state.
+EVENT_IDLE_SECONDS = 120.0
 
 
 class ApiError(RuntimeError):
-    """A problem+json answer from the API, with its status, code and reason."""
+    """A problem+json answer from the API, with its status, code and reason (and the whole body)."""
 
-    def __init__(self, status: int, code: str, detail: str) -> None:
+    def __init__(self, status: int, code: str, detail: str, problem: dict | None = None) -> None:
         super().__init__(f"{detail} ({code}, HTTP {status})")
         self.status = status
         self.code = code
         self.detail = detail
+        self.problem = problem or {}
 
 
 class RaglineClient:
@@ -26,8 +31,18 @@ class RaglineClient:
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._http = httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout)
 
+    @property
+    def base_url(self) -> str:
+        return str(self._http.base_url).rstrip("/")
+
     def close(self) -> None:
         self._http.close()
+
+    def __enter__(self) -> RaglineClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
     def upload(self, collection: str, path: Path) -> dict:
         with path.open("rb") as handle:
@@ -52,11 +67,39 @@ class RaglineClient:
                 raise TimeoutError(f"job {job_id} still {job['state']} after {timeout:g} s")
             time.sleep(poll_seconds)
 
+    def follow(self, job_id: str) -> Iterator[dict]:
+        """The job at each change, from its Server-Sent Events, ending with its done or failed state."""
+        while True:
+            try:
+                with self._http.stream("GET", f"/v1/jobs/{job_id}/events", timeout=httpx.Timeout(10.0, read=EVENT_IDLE_SECONDS)) as response:
+                    _raise_for_problem(response)
+                    for _, data in _events(response.iter_lines()):
+                        job = json.loads(data)
+                        yield job
+                        if job["state"] in TERMINAL_STATES:
+                            return
+            except httpx.ReadTimeout:
+                continue
+
     def ask(self, collection: str, question: str, top_k: int | None = None) -> dict:
-        body: dict = {"question": question}
-        if top_k is not None:
-            body["top_k"] = top_k
-        return _json(self._http.post(f"/v1/collections/{collection}/query", json=body))
+        return _json(self._http.post(f"/v1/collections/{collection}/query", json=_question(question, top_k)))
+
+    def ask_stream(self, collection: str, question: str, top_k: int | None = None) -> Iterator[tuple[str, dict]]:
+        """The answer as it is written: `token` ({text}), `reset` ({reason}: drop the text so far),
+        then `citations` (the final answer with its citations) and `done` ({cached, trace_id, timings}).
+        An `error` event is raised as ApiError."""
+        body = {**_question(question, top_k), "stream": True}
+        with self._http.stream("POST", f"/v1/collections/{collection}/query", json=body) as response:
+            _raise_for_problem(response)
+            for event, data in _events(response.iter_lines()):
+                payload = json.loads(data)
+                if event == "error":
+                    raise ApiError(payload.get("status", 500), payload.get("code", "error"), payload.get("detail", data), payload)
+                yield event, payload
+
+    def collections(self) -> list[str]:
+        """The caller's collections that hold documents (the API lists them as OpenAI models)."""
+        return [model["id"] for model in _json(self._http.get("/v1/models"))["data"]]
 
     def documents(self, collection: str) -> list[dict]:
         return _json(self._http.get(f"/v1/collections/{collection}/documents"))
@@ -64,15 +107,49 @@ class RaglineClient:
     def delete(self, collection: str, document_id: str) -> None:
         _json(self._http.delete(f"/v1/collections/{collection}/documents/{document_id}"))
 
+    def document_file(self, collection: str, document_id: str) -> bytes:
+        """The original PDF of an indexed document."""
+        response = self._http.get(f"/v1/collections/{collection}/documents/{document_id}/file")
+        _raise_for_problem(response)
+        return response.content
+
     def ready(self) -> dict:
         return _json(self._http.get("/readyz"))
 
 
 def _json(response: httpx.Response):  # noqa: ANN202 - JSON of any shape
-    if response.status_code >= 400:
-        try:
-            problem = response.json()
-            raise ApiError(response.status_code, problem.get("code", "error"), problem.get("detail", response.text))
-        except ValueError:
-            raise ApiError(response.status_code, "error", response.text) from None
+    _raise_for_problem(response)
     return None if response.status_code == 204 else response.json()
+
+
+def _raise_for_problem(response: httpx.Response) -> None:
+    if response.status_code < 400:
+        return
+    response.read()
+    try:
+        problem = response.json()
+    except ValueError:
+        raise ApiError(response.status_code, "error", response.text) from None
+    raise ApiError(response.status_code, problem.get("code", "error"), problem.get("detail", response.text), problem)
+
+
+def _question(question: str, top_k: int | None) -> dict:
+    return {"question": question} if top_k is None else {"question": question, "top_k": top_k}
+
+
+def _events(lines: Iterable[str]) -> Iterator[tuple[str, str]]:
+    """Server-Sent Events as (event, data); data lines of one event are joined with newlines.
+
+    >>> list(_events(["event: token", 'data: {"text":"Hi"}', "", "data: 1", ""]))
+    [('token', '{"text":"Hi"}'), ('message', '1')]
+    """
+    event, data = "message", []
+    for line in lines:
+        if not line:
+            if data:
+                yield event, "\n".join(data)
+            event, data = "message", []
+        elif line.startswith("event:"):
+            event = line[6:].strip()
+        elif line.startswith("data:"):
+            data.append(line[5:].removeprefix(" "))

@@ -1,13 +1,15 @@
 """Local process mode: every ragline service as a child process on one machine, no cluster.
 
-Redis (unless an external one is given), the Chroma server, one Celery worker per queue, the API
-and Flower start in dependency order; each must answer its health check before the next starts.
+Redis (unless an external one is given), the Chroma server, one Celery worker per queue, the API,
+the web UI and Flower (each when asked) and, on request, a Prometheus scraping them all start in
+dependency order; each must answer its health check before the next starts. Every worker serves its metrics on a port of its own.
 Their output is prefixed with their name. Stopping sends SIGTERM to each process group (so no
 grandchild survives), waits, then kills what is left.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -21,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
+from urllib.parse import urlsplit
 
 import httpx
 import redis
@@ -44,6 +47,8 @@ class StackPorts:
     flower: int = 5555
     chroma: int = 8001
     redis: int = 6390
+    prometheus: int = 9090
+    ui: int = 7860
 
 
 @dataclass
@@ -52,6 +57,10 @@ class Service:
     argv: list[str]
     ready: Callable[[], bool]
     port: int | None = None
+    # Added to the stack's environment for this process only.
+    env: dict[str, str] = field(default_factory=dict)
+    # Its Prometheus endpoint, when it has one.
+    metrics_url: str | None = None
     process: subprocess.Popen | None = None
     pump: threading.Thread | None = None
     log_tail: deque[str] = field(default_factory=lambda: deque(maxlen=LOG_TAIL_LINES))
@@ -67,6 +76,9 @@ class LocalStack:
         redis_url: str | None = None,
         host: str = "127.0.0.1",
         with_flower: bool = True,
+        with_ui: bool = False,
+        with_prometheus: bool = False,
+        scrape_interval_seconds: float = 5.0,
         extra_env: dict[str, str] | None = None,
         log: TextIO = sys.stdout,
     ) -> None:
@@ -78,7 +90,10 @@ class LocalStack:
         self.chroma_url = f"http://{host}:{ports.chroma}"
         self.api_url = f"http://{host}:{ports.api}"
         self.flower_url = f"http://{host}:{ports.flower}" if with_flower else None
+        self.ui_url = f"http://{host}:{ports.ui}" if with_ui else None
+        self.prometheus_url = f"http://{host}:{ports.prometheus}" if with_prometheus else None
         self._with_flower = with_flower
+        self._scrape_interval_seconds = scrape_interval_seconds
         self._extra_env = extra_env or {}
         self._log = log
         self._log_lock = threading.Lock()
@@ -128,6 +143,10 @@ class LocalStack:
     def service(self, name: str) -> Service:
         return next(service for service in self.services if service.name == name)
 
+    def metrics_urls(self) -> dict[str, str]:
+        """Every process's Prometheus endpoint, by service name."""
+        return {s.name: s.metrics_url for s in self.services if s.metrics_url is not None}
+
     def dead_services(self) -> list[str]:
         return [s.name for s in self.services if s.process is not None and s.process.poll() is not None]
 
@@ -149,8 +168,7 @@ class LocalStack:
             "RAGLINE_REDIS_URL": self.redis_url,
             "RAGLINE_CHROMA_URL": self.chroma_url,
             "RAGLINE_DATA_DIR": str(self.data_dir),
-            # A worker's own /metrics port would clash between the three workers on one machine.
-            "RAGLINE_METRICS_PORT": "0",
+            "RAGLINE_METRICS_HOST": self.host,
             "HF_HUB_OFFLINE": "1",
             "PYTHONUNBUFFERED": "1",
             **self._extra_env,
@@ -187,9 +205,13 @@ class LocalStack:
                 [chroma, "run", "--path", str(self.data_dir / "chroma"), "--host", self.host, "--port", str(self.ports.chroma)],
                 ready=lambda: _http_ok(f"{self.chroma_url}/api/v2/heartbeat"),
                 port=self.ports.chroma,
+                # Its default logs several lines per HTTP request at INFO.
+                env={"RUST_LOG": os.environ.get("RUST_LOG", "warn")},
             )
         )
         for queue in names.QUEUES:
+            # Three workers on one machine: each needs a metrics port of its own.
+            metrics_port = free_port(self.host)
             planned.append(
                 Service(
                     f"{queue}-worker",
@@ -197,6 +219,8 @@ class LocalStack:
                      "-n", f"{queue}@%h", "--concurrency", "1", "--prefetch-multiplier", "1",
                      "--without-gossip", "--without-mingle", "-E", "--loglevel", "INFO"],
                     ready=lambda queue=queue: self._worker_ready(queue),
+                    env={"RAGLINE_METRICS_PORT": str(metrics_port)},
+                    metrics_url=f"http://{self.host}:{metrics_port}/metrics",
                 )
             )
         planned.append(
@@ -206,8 +230,18 @@ class LocalStack:
                  "--host", self.host, "--port", str(self.ports.api), "--no-access-log"],
                 ready=lambda: _http_ok(f"{self.api_url}/healthz"),
                 port=self.ports.api,
+                metrics_url=f"{self.api_url}/metrics",
             )
         )
+        if self.ui_url is not None:
+            planned.append(
+                Service(
+                    "ui",
+                    [python, "-m", "ragline.cli", "ui", "--host", self.host, "--port", str(self.ports.ui), "--api-url", self.api_url],
+                    ready=lambda: _http_ok(f"{self.ui_url}/healthz"),
+                    port=self.ports.ui,
+                )
+            )
         if self._with_flower:
             planned.append(
                 Service(
@@ -216,9 +250,29 @@ class LocalStack:
                      f"--port={self.ports.flower}", f"--address={self.host}"],
                     ready=lambda: _http_ok(f"{self.flower_url}/healthcheck"),
                     port=self.ports.flower,
+                    metrics_url=f"{self.flower_url}/metrics",
                 )
             )
+        if self.prometheus_url is not None:
+            planned.append(self._prometheus({service.name: service.metrics_url for service in planned if service.metrics_url}))
         return planned
+
+    def _prometheus(self, targets: dict[str, str]) -> Service:
+        """A real Prometheus scraping every process, its data and config under data_dir/prometheus."""
+        binary = shutil.which("prometheus")
+        if binary is None:
+            raise StackError("prometheus is not installed: `sudo apt-get install -y --no-install-recommends prometheus`")
+        folder = self.data_dir / "prometheus"
+        folder.mkdir(parents=True, exist_ok=True)
+        config = folder / "prometheus.yml"
+        config.write_text(prometheus_config(targets, self._scrape_interval_seconds))
+        return Service(
+            "prometheus",
+            [binary, f"--config.file={config}", f"--storage.tsdb.path={folder / 'data'}",
+             f"--web.listen-address={self.host}:{self.ports.prometheus}", "--log.level=warn"],
+            ready=lambda: _http_ok(f"{self.prometheus_url}/-/ready"),
+            port=self.ports.prometheus,
+        )
 
     # ---- processes -------------------------------------------------------------------------
 
@@ -228,7 +282,7 @@ class LocalStack:
             return
         service.process = subprocess.Popen(
             service.argv,
-            env=self.env(),
+            env={**self.env(), **service.env},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -299,6 +353,9 @@ def _http_ok(url: str) -> bool:
 
 def _require_free_port(host: str, port: int, name: str) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As the servers themselves do: connections of a stack stopped a moment ago linger in
+        # TIME_WAIT and would fail a plain bind for a minute; only a listener means "in use".
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as exc:
@@ -313,6 +370,27 @@ def _signal_group(process: subprocess.Popen, sig: signal.Signals) -> None:
         os.killpg(process.pid, sig)
     except ProcessLookupError:
         pass
+
+
+def prometheus_config(metrics_urls: dict[str, str], scrape_interval_seconds: float) -> str:
+    """A Prometheus configuration scraping each process's endpoint (by service name) as its own job.
+
+    Targets carry `namespace="local"` and `service`, the labels the chart's dashboards select on.
+    JSON is YAML, and needs no YAML library.
+    """
+    interval = f"{scrape_interval_seconds:g}s"
+    jobs = []
+    for name, url in metrics_urls.items():
+        parts = urlsplit(url)
+        jobs.append(
+            {
+                "job_name": name,
+                "metrics_path": parts.path,
+                "static_configs": [{"targets": [parts.netloc], "labels": {"namespace": "local", "service": name}}],
+            }
+        )
+    config = {"global": {"scrape_interval": interval, "evaluation_interval": interval}, "scrape_configs": jobs}
+    return json.dumps(config, indent=2) + "\n"
 
 
 def free_port(host: str = "127.0.0.1") -> int:

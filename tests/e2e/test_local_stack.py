@@ -20,7 +20,10 @@ RAGLINE = [sys.executable, "-m", "ragline.cli"]
 
 
 def _port_args(ports) -> list[str]:  # noqa: ANN001 - StackPorts
-    return ["--api-port", str(ports.api), "--flower-port", str(ports.flower), "--chroma-port", str(ports.chroma), "--redis-port", str(ports.redis)]
+    return [
+        "--api-port", str(ports.api), "--flower-port", str(ports.flower), "--chroma-port", str(ports.chroma),
+        "--redis-port", str(ports.redis), "--ui-port", str(ports.ui),
+    ]
 
 
 def _wait_ready(urls: list[str], process: subprocess.Popen, timeout: float = 240) -> None:
@@ -44,7 +47,7 @@ def test_up_serves_the_whole_journey_and_stops_cleanly(tmp_path: Path, samples: 
         process = subprocess.Popen([*RAGLINE, "up", "--data-dir", str(tmp_path), *_port_args(ports)], stdout=output, stderr=subprocess.STDOUT)
         try:
             api_url = f"http://127.0.0.1:{ports.api}"
-            _wait_ready([f"{api_url}/readyz", f"http://127.0.0.1:{ports.flower}/healthcheck"], process)
+            _wait_ready([f"{api_url}/readyz", f"http://127.0.0.1:{ports.flower}/healthcheck", f"http://127.0.0.1:{ports.ui}/healthz"], process)
             with httpx.Client(base_url=api_url, timeout=60) as api:
                 response = upload(api, "e2e", "world_population_wikipedia.pdf", (samples / "world_population_wikipedia.pdf").read_bytes())
                 assert response.status_code == 202

@@ -10,21 +10,17 @@ import pytest
 
 from ragline.localstack import LocalStack
 from ragline.stores.vectors import VectorIndex
-from tests.conftest import running_stack, upload, wait_for_job
+from tests.conftest import api_client, stack_fixture, upload, wait_for_job
 
 UPLOAD_LIMIT = 3_000_000
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    env = {"RAGLINE_MAX_UPLOAD_BYTES": str(UPLOAD_LIMIT), "RAGLINE_QUERY_TIMEOUT_SECONDS": "20"}
-    with running_stack("integration", tmp_path_factory.mktemp("stack"), extra_env=env) as running:
-        yield running
+stack = stack_fixture("integration", {"RAGLINE_MAX_UPLOAD_BYTES": str(UPLOAD_LIMIT), "RAGLINE_QUERY_TIMEOUT_SECONDS": "20"})
 
 
 @pytest.fixture(scope="session")
 def api(stack: LocalStack) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=stack.api_url, timeout=60) as client:
+    with api_client(stack) as client:
         yield client
 
 

@@ -1,0 +1,148 @@
+"""The web UI in a real browser (Debian's chromium, driven by Playwright) against the real stack.
+
+A person's journey: open the UI, give the API key, upload PDFs and watch them index, ask, read the
+answer, its sources and the cited pages; then the same page on a phone-sized screen. Screenshots
+land in test-artifacts/ui/ (the README's come from here).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from ragline.client import RaglineClient
+from ragline.localstack import LocalStack
+from tests.conftest import ARTIFACTS
+from tests.ui.conftest import API_KEY
+
+CHROMIUM = "/usr/bin/chromium"
+# Never a downloaded browser: Debian's, without the background traffic it would start on its own.
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--no-first-run",
+]
+SHOTS = ARTIFACTS / "ui"
+WORLD = "world_population_wikipedia.pdf"
+ENCRYPTED = "encrypted_password_openpassword.pdf"
+QUESTION = "What is the median age of human beings?"
+PHONE = {"width": 390, "height": 844}
+# Ingest of the 24-page sample takes ~15 s alone; the budget covers a busy shared machine.
+INGEST_TIMEOUT_MS = 240_000
+ANSWER_TIMEOUT_MS = 60_000
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run scripts/install-system-deps.sh (Debian package chromium)")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def outside_requests() -> list[str]:
+    return []
+
+
+def open_ui(browser: Browser, stack: LocalStack, outside: list[str], viewport: dict | None = None) -> Page:
+    """The UI in a fresh page, with the API key given as a person gives it."""
+    page = browser.new_page(viewport=viewport or {"width": 1280, "height": 900})
+    ui_host = urlsplit(stack.ui_url).netloc
+    page.on("request", lambda request: outside.append(request.url) if urlsplit(request.url).netloc not in ("", ui_host) else None)
+    page.goto(stack.ui_url)
+    expect(page.locator("#header")).to_contain_text("This API needs a key", timeout=30_000)
+    page.locator("#api-key input").fill(API_KEY)
+    page.locator("#use-key").click()
+    expect(page.locator("#header")).not_to_contain_text("needs a key", timeout=30_000)
+    return page
+
+
+def pick_collection(page: Page, name: str) -> None:
+    field = page.locator("#collection input")
+    field.fill(name)
+    field.press("Enter")
+    expect(field).to_have_value(name)
+
+
+def test_upload_watch_ask_and_read_the_cited_page(browser: Browser, stack: LocalStack, samples: Path, outside_requests: list[str]) -> None:
+    page = open_ui(browser, stack, outside_requests)
+    pick_collection(page, "people")
+    page.locator("#files input[type=file]").set_input_files([samples / WORLD, samples / ENCRYPTED])
+    page.locator("#ingest").click()
+
+    world = page.locator("#progress .rl-job", has_text=WORLD)
+    pages_bar = world.get_by_role("progressbar", name="pages read")
+    expect(pages_bar).not_to_have_attribute("aria-valuenow", "0", timeout=INGEST_TIMEOUT_MS)
+    page.screenshot(path=SHOTS / "ui-progress.png", full_page=True)
+    expect(world).to_have_attribute("data-state", "done", timeout=INGEST_TIMEOUT_MS)
+    expect(pages_bar).to_have_attribute("aria-valuenow", "24")
+    expect(pages_bar).to_have_attribute("aria-valuemax", "24")
+    chunks_bar = world.get_by_role("progressbar", name="chunks indexed")
+    assert chunks_bar.get_attribute("aria-valuenow") == chunks_bar.get_attribute("aria-valuemax") != "0"
+    locked = page.locator("#progress .rl-job", has_text=ENCRYPTED)
+    expect(locked).to_have_attribute("data-state", "failed", timeout=INGEST_TIMEOUT_MS)
+    expect(locked).to_contain_text("password-protected")
+    expect(page.locator("#documents tr", has_text=WORLD)).to_have_attribute("data-state", "done")
+
+    page.locator("#question textarea").fill(QUESTION)
+    page.locator("#ask").click()
+    expect(page.locator("#answer")).to_contain_text("The median age of human beings as of 2020 is 31 years.", timeout=ANSWER_TIMEOUT_MS)
+    first_source = page.locator("#sources .rl-source").first
+    expect(first_source).to_have_attribute("data-file", WORLD)
+    expect(first_source).to_have_attribute("data-page", "1")
+    expect(first_source).to_contain_text("score")
+    sources = page.locator("#sources .rl-source").count()
+    expect(page.locator("#cited-pages img")).to_have_count(sources, timeout=ANSWER_TIMEOUT_MS)
+    expect(page.locator("#cited-pages")).to_contain_text(f"[1] {WORLD}, page 1")
+    page.screenshot(path=SHOTS / "ui-answer.png", full_page=True)
+    assert outside_requests == [], "the UI must not call anything but itself"
+
+
+def test_on_a_phone_the_main_controls_fit_and_work(browser: Browser, stack: LocalStack, client: RaglineClient, samples: Path, outside_requests: list[str]) -> None:
+    upload = client.upload("phone", samples / WORLD)
+    assert client.wait(upload["job_id"])["state"] == "done"
+    page = open_ui(browser, stack, outside_requests, viewport=PHONE)
+    pick_collection(page, "phone")
+    for control in ("#collection", "#files", "#ingest", "#documents", "#question", "#ask"):
+        box = page.locator(control).bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], control
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+    page.locator("#question textarea").fill(QUESTION)
+    page.locator("#ask").click()
+    expect(page.locator("#answer")).to_contain_text("31 years", timeout=ANSWER_TIMEOUT_MS)
+    expect(page.locator("#sources .rl-source").first).to_have_attribute("data-page", "1")
+    expect(page.locator("#cited-pages img").first).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    page.screenshot(path=SHOTS / "ui-phone.png", full_page=True)
+    assert outside_requests == []
+
+
+def test_a_document_is_deleted_from_the_ui(browser: Browser, stack: LocalStack, client: RaglineClient, samples: Path, outside_requests: list[str]) -> None:
+    upload = client.upload("to-delete", samples / "fbi_nics_checks_2015_11_table.pdf")
+    assert client.wait(upload["job_id"])["state"] == "done"
+    page = open_ui(browser, stack, outside_requests)
+    pick_collection(page, "to-delete")
+    expect(page.locator("#documents")).to_contain_text("fbi_nics_checks_2015_11_table.pdf")
+    page.locator("#document input").click()
+    page.get_by_role("option", name="fbi_nics_checks_2015_11_table.pdf", exact=False).click()
+    page.locator("#delete").click()
+    expect(page.locator("#documents-notice")).to_contain_text("Deleted.")
+    expect(page.locator("#documents")).to_contain_text("No documents")
+    assert client.documents("to-delete") == []
+
+
+def test_a_question_without_documents_gets_a_clear_message(browser: Browser, stack: LocalStack, outside_requests: list[str]) -> None:
+    page = open_ui(browser, stack, outside_requests)
+    pick_collection(page, "nothing-here")
+    page.locator("#question textarea").fill(QUESTION)
+    page.locator("#ask").click()
+    expect(page.locator("#answer .rl-error")).to_contain_text("no documents", timeout=ANSWER_TIMEOUT_MS)
+

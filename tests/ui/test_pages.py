@@ -1,0 +1,81 @@
+"""Rendering a cited page: the passage is found by its words and highlighted where it is on the page."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pymupdf
+import pytest
+from PIL import Image
+
+from ragline.pipeline.extract import iter_pages, open_pdf
+from ragline.pipeline.split import split_pages
+from ragline.ui.pages import DPI, PASSAGE_COLOR, matched_words, render_cited_page
+
+WORLD = "world_population_wikipedia.pdf"
+
+
+@pytest.fixture(scope="module")
+def world(samples: Path) -> bytes:
+    return (samples / WORLD).read_bytes()
+
+
+@pytest.fixture(scope="module")
+def first_page_chunks(world: bytes) -> list[str]:
+    """Page 1's chunks exactly as the ingest pipeline cuts them."""
+    with open_pdf(world) as document:
+        pages = list(iter_pages(document, 1, 1))
+    return [chunk.text for chunk in split_pages(pages)]
+
+
+def _highlighted_rows(png: bytes) -> np.ndarray:
+    """Pixel rows (in PDF points from the top) where the highlight colour shows."""
+    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    target = np.array([round(channel * 255) for channel in PASSAGE_COLOR])
+    yellow = (np.abs(pixels - target) < 40).all(axis=2)
+    rows = np.flatnonzero(yellow.sum(axis=1) > 20)
+    return rows * 72 / DPI
+
+
+def test_every_word_of_a_chunk_is_found_and_no_other(world: bytes, first_page_chunks: list[str]) -> None:
+    with pymupdf.open(stream=world, filetype="pdf") as document:
+        words = document[0].get_text("words")
+    chunk = first_page_chunks[1]
+    found = matched_words([word[4] for word in words], chunk)
+    assert len(found) >= 0.95 * len(chunk.split())
+    # One stretch of the page, in order: a chunk is contiguous text.
+    assert found == list(range(found[0], found[-1] + 1))
+    assert len(found) < 0.5 * len(words)
+
+
+def test_the_highlight_sits_on_the_cited_passage(world: bytes, first_page_chunks: list[str]) -> None:
+    plain = _highlighted_rows(render_cited_page(world, 1, ""))
+    assert plain.size == 0
+    with pymupdf.open(stream=world, filetype="pdf") as document:
+        hits = document[0].search_for("The median age of human beings as of 2020 is 31 years.")
+    chunk = next(text for text in first_page_chunks if "median age of human beings" in text)
+    rows = _highlighted_rows(render_cited_page(world, 1, chunk))
+    assert rows.size > 0
+    assert rows.min() - 5 <= hits[0].y0 and hits[-1].y1 <= rows.max() + 5
+    # The page's title, far above the passage, is not highlighted.
+    assert rows.min() > 150
+
+
+def test_a_quoted_sentence_is_marked_more_strongly_than_its_passage(world: bytes, first_page_chunks: list[str]) -> None:
+    chunk = next(text for text in first_page_chunks if "median age of human beings" in text)
+    passage_only = np.asarray(Image.open(io.BytesIO(render_cited_page(world, 1, chunk))).convert("RGB"))
+    quoted = np.asarray(
+        Image.open(io.BytesIO(render_cited_page(world, 1, chunk, ["The median age of human beings as of 2020 is 31 years."]))).convert("RGB")
+    )
+    changed_rows = np.flatnonzero((passage_only != quoted).any(axis=(1, 2))) * 72 / DPI
+    with pymupdf.open(stream=world, filetype="pdf") as document:
+        [sentence] = document[0].search_for("The median age of human beings as of 2020 is 31 years.")
+    assert changed_rows.size > 0
+    assert sentence.y0 - 3 <= changed_rows.min() and changed_rows.max() <= sentence.y1 + 3
+
+
+def test_text_that_is_not_on_the_page_highlights_nothing(world: bytes) -> None:
+    assert _highlighted_rows(render_cited_page(world, 2, "Completely unrelated words about sourdough bread baking")).size == 0
+
