@@ -20,9 +20,14 @@ class ErrorCode(Enum):
     EMPTY_PDF = ("empty_pdf", 422)
     NO_EXTRACTABLE_TEXT = ("no_extractable_text", 422)
     EMBEDDING_MODEL_MISMATCH = ("embedding_model_mismatch", 409)
+    UNAUTHORIZED = ("unauthorized", 401)
+    RATE_LIMITED = ("rate_limited", 429)
+    QUEUE_FULL = ("queue_full", 503)
+    NO_WORKER = ("no_worker", 503)
     NOT_FOUND = ("not_found", 404)
     DOCUMENT_BUSY = ("document_busy", 409)
     DEPENDENCY_UNAVAILABLE = ("dependency_unavailable", 503)
+    WORKER_LOST = ("worker_lost", 503)
     QUERY_TIMEOUT = ("query_timeout", 504)
     INTERNAL = ("internal", 500)
 
@@ -36,7 +41,14 @@ class ErrorCode(Enum):
 
 
 class RaglineError(Exception):
-    def __init__(self, code: ErrorCode, detail: str) -> None:
+    def __init__(self, code: ErrorCode, detail: str, retry_after: int | None = None) -> None:
         super().__init__(f"{code.code}: {detail}")
         self.code = code
         self.detail = detail
+        # Seconds after which the same request may succeed (rate limits, full queues, outages).
+        self.retry_after = retry_after
+
+    def __reduce__(self) -> tuple:
+        # Celery pickles a task's exception for its result; the default reduction passes only the
+        # message, which this constructor cannot take.
+        return (type(self), (self.code, self.detail, self.retry_after))

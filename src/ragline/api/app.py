@@ -9,10 +9,12 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
 from ragline import __version__
-from ragline.api.problems import install_problem_handlers
-from ragline.api.routes import documents, health, jobs, query, seed
+from ragline.api.problems import install_problem_handlers, install_problem_schema
+from ragline.api.routes import documents, health, jobs, openai_compat, query, seed
 from ragline.api.service import RaglineService
 from ragline.config import Settings, get_settings
+from ragline.telemetry.api import install_api_telemetry
+from ragline.worker import names
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -23,7 +25,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.service = RaglineService(settings or get_settings())
     install_problem_handlers(app)
-    for module in (health, documents, jobs, query, seed):
+    install_problem_schema(app)
+    install_api_telemetry(app, app.state.service.redis, names.QUEUES)
+    for module in (health, documents, jobs, query, openai_compat, seed):
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)

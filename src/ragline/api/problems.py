@@ -9,8 +9,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ragline.api.models import Problem
 from ragline.errors import ErrorCode, RaglineError
 from ragline.stores.redis_client import UNAVAILABLE_ERRORS as REDIS_UNAVAILABLE
+from ragline.telemetry.tracing import current_trace_id
 
 logger = logging.getLogger(__name__)
 
@@ -27,15 +29,52 @@ def problem_response(
         "status": status,
         "detail": detail,
         "code": code,
+        "trace_id": current_trace_id(),
         **extra,
     }
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
+def install_problem_schema(app: FastAPI) -> None:
+    """Publish what the handlers below really send: every error response is problem+json.
+
+    FastAPI documents errors as application/json (and 422 as its own validation shape); clients
+    and fuzzers check responses against the published schema, so the schema is corrected here.
+    """
+    build = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        schemas["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(name, None)
+        problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                if operation.get("parameters") or operation.get("requestBody"):
+                    responses.setdefault("422", {"description": "Invalid request"})
+                for status, response in responses.items():
+                    if status.isdigit() and int(status) >= 400:
+                        response["content"] = problem
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(RaglineError)
     async def _ragline_error(_: Request, exc: RaglineError) -> JSONResponse:
-        return problem_response(exc.code.http_status, exc.code.code, exc.detail)
+        headers = {}
+        if exc.retry_after is not None:
+            headers["Retry-After"] = str(exc.retry_after)
+        if exc.code is ErrorCode.UNAUTHORIZED:
+            headers["WWW-Authenticate"] = 'Bearer realm="ragline"'
+        return problem_response(exc.code.http_status, exc.code.code, exc.detail, headers=headers or None)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -47,5 +47,8 @@ def make_celery(role: str, settings: Settings | None = None, include: tuple[str,
         worker_send_task_events=True,
         task_send_sent_event=True,
         worker_hijack_root_logger=False,
+        # Pool processes load the embedding model in worker_process_init before reporting up;
+        # Celery's default 4 s is shorter than a cold model load on a busy machine.
+        worker_proc_alive_timeout=120,
     )
     return app
