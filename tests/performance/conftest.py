@@ -1,0 +1,48 @@
+"""One model build and one real local stack for the performance tests, shared by the whole package."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ragline.localstack import LocalStack
+from tests.conftest import REPO, running_stack
+
+# The service runs the int8 model here, so the tests cover it end to end, not only in-process.
+STACK_ENV = {"RAGLINE_LOCAL_EMBEDDING_RUNTIME": "onnx-int8"}
+_BUILD = "import sys; from pathlib import Path; from ragline.providers.onnx_minilm import build_model; print(build_model(Path(sys.argv[1])))"
+
+
+@pytest.fixture(scope="session")
+def model_builds(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
+    """The int8 model built by two processes started together into one empty folder: (folder, their outputs)."""
+    folder = tmp_path_factory.mktemp("models")
+    builders = [
+        subprocess.Popen([sys.executable, "-c", _BUILD, str(folder)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        for _ in range(2)
+    ]
+    outputs = [builder.communicate(timeout=300)[0].strip() for builder in builders]
+    assert all(builder.returncode == 0 for builder in builders)
+    return folder, outputs
+
+
+@pytest.fixture(scope="session")
+def model_cache(model_builds: tuple[Path, list[str]]) -> Path:
+    return model_builds[0]
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> Iterator[LocalStack]:
+    with running_stack("performance", tmp_path_factory.mktemp("stack"), extra_env=STACK_ENV | {"RAGLINE_MODEL_CACHE_DIR": str(model_cache)}) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def api(stack: LocalStack) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=stack.api_url, timeout=60) as client:
+        yield client
