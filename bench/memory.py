@@ -17,7 +17,6 @@ import os
 import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
 
 import httpx

@@ -6,14 +6,18 @@ environment of an OpenAI user works unchanged.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, RedisDsn, SecretStr, model_validator
+from pydantic import AliasChoices, Field, RedisDsn, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ragline.tenancy import TENANT_PATTERN
+
 LOCAL_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+MIN_API_KEY_CHARS = 16
 
 
 class Settings(BaseSettings):
@@ -36,8 +40,10 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(default=2000, ge=10)
     default_top_k: int = Field(default=5, ge=1, le=50)
     # Cosine similarity below which a chunk is not evidence. MiniLM scores relevant passages
-    # 0.5-0.8 and unrelated ones below 0.2 (FACTS.md); 0.3 sits in the gap.
-    relevance_threshold: float = Field(default=0.3, ge=-1.0, le=1.0)
+    # 0.5-0.8 and unrelated ones below 0.2 (FACTS.md), but questions near a document's topic land
+    # in between: bench/eval.py measured "not found" for 50% of unanswerable questions at 0.3 and
+    # 70% at 0.4, with the same page recall and false "not found" rate (README, Answer quality).
+    relevance_threshold: float = Field(default=0.4, ge=-1.0, le=1.0)
     answer_sentences: int = Field(default=3, ge=1, le=10)
 
     embedding_provider: Literal["auto", "local", "openai"] = Field(
@@ -45,6 +51,22 @@ class Settings(BaseSettings):
         description="auto: OpenAI-compatible when an API key or embeddings base URL is set, else local.",
     )
     local_embedding_model: Literal["all-MiniLM-L6-v2"] = LOCAL_EMBEDDING_MODEL
+    # torch stays the default until bench/embeddings.py shows onnx-int8 at >= 2.2x torch on a quiet
+    # machine: on the shared 2-core box it measured 1.5-1.75x (2.2-2.6x in FACTS.md), recall unchanged.
+    local_embedding_runtime: Literal["onnx-int8", "torch"] = Field(
+        default="torch",
+        description="onnx-int8: the same MiniLM weights exported and quantized locally on first start, "
+        "run on ONNX Runtime (faster, no torch in the worker, same page recall@5); torch: sentence-transformers.",
+    )
+    embedding_threads: int = Field(default=0, ge=0, description="Threads of the onnx-int8 runtime; 0: one per core.")
+    model_cache_dir: Path | None = Field(
+        default=None, description="Where locally built model files go; default: data_dir/models."
+    )
+    embedding_cache_ttl_seconds: int = Field(
+        default=30 * 24 * 3600,
+        ge=0,
+        description="Vectors kept per model and chunk text, so re-uploads embed only new chunks; 0: off.",
+    )
     embedding_batch_size: int = Field(default=32, ge=1, le=1024)
     embeddings_base_url: str | None = None
     openai_embedding_model: str = "text-embedding-3-small"
@@ -52,6 +74,27 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("RAGLINE_OPENAI_API_KEY", "OPENAI_API_KEY")
     )
     model_timeout_seconds: float = Field(default=30.0, gt=0)
+
+    retrieval: Literal["vector", "hybrid"] = Field(
+        default="hybrid",
+        description="vector: embedding similarity only; hybrid: BM25 and vectors fused by reciprocal rank "
+        "(bench/eval.py measured both; see the README's Answer quality section).",
+    )
+    hybrid_candidates: int = Field(default=20, ge=1, le=200, description="Hits per retriever before fusion.")
+    # Ref: Cormack, Clarke and Buettcher (SIGIR 2009), "Reciprocal rank fusion outperforms Condorcet
+    # and individual rank learning methods": k = 60.
+    rrf_k: int = Field(default=60, ge=1)
+    answer_mode: Literal["extractive", "generative"] = Field(
+        default="extractive",
+        description="generative needs an LLM (RAGLINE_LLM_BASE_URL or OPENAI_API_KEY); a request may ask "
+        "for either mode.",
+    )
+    llm_base_url: str | None = Field(default=None, description="Any OpenAI-compatible chat completions server.")
+    llm_model: str = "gpt-4o-mini"
+    llm_timeout_seconds: float = Field(default=30.0, gt=0, description="The whole generation, first byte to last.")
+    llm_max_tokens: int = Field(default=512, ge=16, le=16_384)
+    llm_temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    answer_cache_ttl_seconds: int = Field(default=24 * 3600, ge=0, description="0 turns the answer cache off.")
 
     blob_ttl_seconds: int = Field(default=24 * 3600, ge=60, description="Uploaded PDF bytes in Redis.")
     intermediate_ttl_seconds: int = Field(
@@ -61,8 +104,25 @@ class Settings(BaseSettings):
     task_time_limit_seconds: int = Field(default=1800, ge=10, description="Hard limit of any task.")
     query_timeout_seconds: float = Field(default=30.0, gt=0, description="How long the API waits for an answer.")
     worker_concurrency: int = Field(default=1, ge=1)
+    api_keys: SecretStr | None = Field(
+        default=None,
+        description="Comma-separated KEY=TENANT pairs. Unset: no authentication, one tenant ('public').",
+    )
+    rate_limit_per_minute: int = Field(default=0, ge=0, description="Requests per API key per minute; 0: no limit.")
+    max_queue_length: int = Field(
+        default=500, ge=1, description="New uploads or questions get 503 while their queue holds this many tasks."
+    )
+    worker_heartbeat_ttl_seconds: float = Field(
+        default=15.0, gt=0, description="A worker silent for this long is considered gone."
+    )
+    job_stall_seconds: float = Field(
+        default=120.0, gt=0, description="A running job whose record has not changed for this long is sent again."
+    )
     metrics_port: int = Field(
         default=9100, ge=0, le=65535, description="Port of a worker's Prometheus endpoint (0: none)."
+    )
+    metrics_host: str = Field(
+        default="0.0.0.0", description="Address a worker's Prometheus endpoint listens on (local mode: loopback)."
     )
 
     @model_validator(mode="after")
@@ -70,6 +130,18 @@ class Settings(BaseSettings):
         if self.chunk_overlap >= self.chunk_size:
             raise ValueError("RAGLINE_CHUNK_OVERLAP must be smaller than RAGLINE_CHUNK_SIZE")
         return self
+
+    @field_validator("api_keys")
+    @classmethod
+    def _usable_api_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        # Parsed here so a bad value fails at start; the error shows the value masked, never the keys.
+        _parse_api_keys(value)
+        return value
+
+    @property
+    def api_key_tenants(self) -> dict[str, str]:
+        """API key -> tenant."""
+        return _parse_api_keys(self.api_keys)
 
     @property
     def visibility_timeout_seconds(self) -> int:
@@ -90,8 +162,31 @@ class Settings(BaseSettings):
         return f"local:{self.local_embedding_model}"
 
     @property
+    def llm_configured(self) -> bool:
+        return bool(self.llm_base_url or self.openai_api_key)
+
+    @property
     def pdf_dir(self) -> Path:
         return self.data_dir / "pdfs"
+
+    @property
+    def model_cache_path(self) -> Path:
+        return self.model_cache_dir or self.data_dir / "models"
+
+
+def _parse_api_keys(value: SecretStr | None) -> dict[str, str]:
+    """KEY=TENANT pairs. Keys shorter than MIN_API_KEY_CHARS are refused: they are guessable."""
+    if value is None:
+        return {}
+    pairs: dict[str, str] = {}
+    for entry in filter(None, (part.strip() for part in value.get_secret_value().split(","))):
+        key, separator, tenant = entry.rpartition("=")
+        if not separator or not re.fullmatch(TENANT_PATTERN, tenant):
+            raise ValueError("RAGLINE_API_KEYS entries are KEY=TENANT, tenants lowercase letters, digits and '-'")
+        if len(key) < MIN_API_KEY_CHARS:
+            raise ValueError(f"RAGLINE_API_KEYS: every key needs at least {MIN_API_KEY_CHARS} characters")
+        pairs[key] = tenant
+    return pairs
 
 
 @lru_cache

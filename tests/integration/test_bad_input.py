@@ -6,14 +6,14 @@ import httpx
 import pytest
 
 from ragline.stores.vectors import VectorIndex
-from tests.conftest import upload, wait_for_job
+from tests.conftest import stored, upload, wait_for_job
 from tests.integration.conftest import UPLOAD_LIMIT
 
 
 def _snapshot(api: httpx.Client, index: VectorIndex, world: dict) -> tuple:
     """The stored state of the world document: its listing entry and its chunk ids."""
     listed = [d for d in api.get("/v1/collections/world/documents").json() if d["document_id"] == world["document_id"]]
-    return listed, sorted(index.chunk_ids("world", world["document_id"]))
+    return listed, sorted(index.chunk_ids(stored("world"), world["document_id"]))
 
 
 @pytest.mark.parametrize(
@@ -32,7 +32,7 @@ def test_unusable_pdfs_end_failed_with_a_reason(api: httpx.Client, index: Vector
     job = wait_for_job(api, response.json()["job_id"])
     assert (job["state"], job["error_code"]) == ("failed", code)
     assert job["error"]
-    assert index.chunk_ids("world", job["document_id"]) == []
+    assert index.chunk_ids(stored("world"), job["document_id"]) == []
     assert _snapshot(api, index, world) == before
 
 
@@ -89,5 +89,5 @@ def test_non_multipart_body_is_refused(api: httpx.Client) -> None:
 
 def test_workers_survive_bad_input(api: httpx.Client, world: dict) -> None:
     response = api.post("/v1/collections/world/query", json={"question": "When did the world population exceed eight billion?"})
-    assert response.status_code == 200
+    assert response.status_code == 200, response.text
     assert response.json()["grounded"] is True

@@ -4,7 +4,7 @@ from pathlib import Path
 import httpx
 
 from ragline.stores.vectors import VectorIndex
-from tests.conftest import upload, wait_for_job
+from tests.conftest import stored, upload, wait_for_job
 
 
 def test_upload_is_ingested_with_progress_and_timings(api: httpx.Client, world: dict) -> None:
@@ -29,7 +29,7 @@ def test_upload_is_ingested_with_progress_and_timings(api: httpx.Client, world: 
 
 
 def test_chunks_carry_deterministic_ids_and_page_metadata(index: VectorIndex, world: dict) -> None:
-    ids = index.chunk_ids("world", world["document_id"])
+    ids = index.chunk_ids(stored("world"), world["document_id"])
     assert len(ids) == world["progress"]["chunks_total"] == len(set(ids))
     pages = {int(chunk_id.split(":")[1]) for chunk_id in ids}
     assert all(chunk_id.startswith(world["document_id"] + ":") for chunk_id in ids)
@@ -37,12 +37,12 @@ def test_chunks_carry_deterministic_ids_and_page_metadata(index: VectorIndex, wo
 
 
 def test_same_bytes_again_returns_the_existing_document(api: httpx.Client, index: VectorIndex, world: dict, samples: Path) -> None:
-    before = sorted(index.chunk_ids("world", world["document_id"]))
+    before = sorted(index.chunk_ids(stored("world"), world["document_id"]))
     again = upload(api, "world", "renamed-copy.pdf", (samples / "world_population_wikipedia.pdf").read_bytes())
     assert again.status_code == 200
     assert again.json()["duplicate"] is True
     assert again.json()["document_id"] == world["document_id"]
-    assert sorted(index.chunk_ids("world", world["document_id"])) == before
+    assert sorted(index.chunk_ids(stored("world"), world["document_id"])) == before
     assert len(api.get("/v1/collections/world/documents").json()) == 1
 
 
@@ -79,11 +79,11 @@ def test_delete_removes_the_chunks_and_the_listing(api: httpx.Client, index: Vec
     response = upload(api, "scratch", "nics.pdf", (samples / "fbi_nics_checks_2015_11_table.pdf").read_bytes())
     job = wait_for_job(api, response.json()["job_id"])
     assert job["state"] == "done"
-    assert index.chunk_ids("scratch", job["document_id"])
+    assert index.chunk_ids(stored("scratch"), job["document_id"])
 
     assert api.delete(f"/v1/collections/scratch/documents/{job['document_id']}").status_code == 204
     assert api.get("/v1/collections/scratch/documents").json() == []
-    assert index.chunk_ids("scratch", job["document_id"]) == []
+    assert index.chunk_ids(stored("scratch"), job["document_id"]) == []
     assert api.get(f"/v1/collections/scratch/documents/{job['document_id']}/file").status_code == 404
     again = api.delete(f"/v1/collections/scratch/documents/{job['document_id']}")
     assert again.status_code == 404

@@ -13,7 +13,7 @@ import pytest
 
 from ragline.localstack import LocalStack, free_port
 from ragline.stores.vectors import ChunkRecord, VectorIndex
-from tests.conftest import running_stack, upload, wait_for_job
+from tests.conftest import running_stack, stored, upload, wait_for_job
 
 E5_MODEL = "multilingual-e5-small-q4"
 
@@ -58,18 +58,18 @@ def test_ingest_and_query_use_the_openai_compatible_server(openai_stack: LocalSt
     assert answer["citations"], answer
     assert {(c["filename"], c["page"]) for c in answer["citations"]} == {("nics.pdf", 1)}
 
-    collection = VectorIndex(openai_stack.chroma_url)._find("nics")
+    collection = VectorIndex(openai_stack.chroma_url)._find(stored("nics"))
     assert collection is not None
     assert collection.metadata == {"embedding_model": f"openai:{E5_MODEL}", "embedding_dimension": 384}
 
 
 def test_a_collection_refuses_a_different_embedding_model(openai_stack: LocalStack, samples: Path) -> None:
     VectorIndex(openai_stack.chroma_url).upsert(
-        "minilm", "local:all-MiniLM-L6-v2", [ChunkRecord("d:1:0", "d", "old.pdf", 1, 0, "old text")], [[1.0] + [0.0] * 383]
+        stored("minilm"), "local:all-MiniLM-L6-v2", [ChunkRecord("d:1:0", "d", "old.pdf", 1, 0, "old text")], [[1.0] + [0.0] * 383]
     )
     with httpx.Client(base_url=openai_stack.api_url, timeout=60) as api:
         refused = upload(api, "minilm", "world.pdf", (samples / "world_population_wikipedia.pdf").read_bytes())
         assert refused.status_code == 409
         assert refused.json()["code"] == "embedding_model_mismatch"
         assert "local:all-MiniLM-L6-v2" in refused.json()["detail"]
-    assert VectorIndex(openai_stack.chroma_url).chunk_ids("minilm", "d") == ["d:1:0"]
+    assert VectorIndex(openai_stack.chroma_url).chunk_ids(stored("minilm"), "d") == ["d:1:0"]

@@ -28,7 +28,7 @@ def test_top_k_bounds_the_citations(api: httpx.Client, world: dict) -> None:
 
 def test_question_the_documents_cannot_answer_is_not_found(api: httpx.Client, world: dict) -> None:
     body = _ask(api, "world", "What is the recipe for a chocolate cake?").json()
-    assert body == {"answer": NOT_FOUND_ANSWER, "grounded": False, "citations": [], "cached": False, "trace_id": None}
+    assert (body["answer"], body["grounded"], body["citations"]) == (NOT_FOUND_ANSWER, False, [])
 
 
 def test_retrieval_stays_inside_the_collection(api: httpx.Client, world: dict) -> None:

@@ -24,9 +24,10 @@ def test_abbreviations_and_decimals_do_not_split() -> None:
 
 
 def test_answer_takes_the_relevant_sentences_with_their_citation_number(embedder: LocalMiniLM) -> None:
+    # Best first, as a retriever returns them: citations keep this order.
     passages = [
-        _passage(3, "Paris is the capital of France and its largest city. It hosts the Louvre museum.", 0.55),
         _passage(7, "The Amazon is the largest rainforest on Earth. It spans nine countries in South America.", 0.60),
+        _passage(3, "Paris is the capital of France and its largest city. It hosts the Louvre museum.", 0.55),
     ]
     question = "Which countries does the Amazon rainforest span?"
     answer = extractive_answer(embedder.embed_query(question), passages, embedder.embed_documents, threshold=0.3, max_sentences=2)

@@ -6,8 +6,10 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Request
 
+from ragline.api.auth import Principal, authenticate
 from ragline.api.models import COLLECTION_PATTERN, DOCUMENT_ID_PATTERN, JOB_ID_PATTERN
 from ragline.api.service import RaglineService
+from ragline.tenancy import scope
 
 
 def _service(request: Request) -> RaglineService:
@@ -15,12 +17,32 @@ def _service(request: Request) -> RaglineService:
 
 
 ServiceDep = Annotated[RaglineService, Depends(_service)]
-CollectionName = Annotated[
-    str,
-    Path(
-        pattern=COLLECTION_PATTERN,
-        description="3-63 characters: letters, digits, '-' and '_', starting and ending with a letter or digit.",
-    ),
-]
+
+
+def principal(request: Request, service: ServiceDep) -> Principal:
+    """Authenticate, then charge the request to the caller's rate budget."""
+    principal = authenticate(request, service.settings)
+    service.charge(principal.key_id)
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(principal)]
+
+
+def _collection(
+    collection: Annotated[
+        str,
+        Path(
+            pattern=COLLECTION_PATTERN,
+            description="3-63 characters: letters, digits, '-' and '_', starting and ending with a letter or digit.",
+        ),
+    ],
+    principal: PrincipalDep,
+) -> str:
+    return scope(principal.tenant, collection)
+
+
+# The caller's collection, already scoped to their tenant: no router can reach another tenant's.
+CollectionName = Annotated[str, Depends(_collection)]
 JobId = Annotated[str, Path(pattern=JOB_ID_PATTERN)]
 DocumentId = Annotated[str, Path(pattern=DOCUMENT_ID_PATTERN, description="SHA-256 of the PDF's bytes.")]

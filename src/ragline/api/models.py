@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 COLLECTION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{1,61}[A-Za-z0-9]$"
 JOB_ID_PATTERN = r"^[0-9a-f]{32}$"
@@ -34,6 +34,9 @@ class JobProgress(BaseModel):
     pages_total: int
     chunks_done: int
     chunks_total: int
+    chunks_embedded: int = Field(
+        default=0, description="Chunks the model embedded; the others reused cached vectors of the same text."
+    )
 
 
 class JobPublic(BaseModel):
@@ -52,9 +55,36 @@ class JobPublic(BaseModel):
     finished_at: float | None
 
 
+class PageRange(BaseModel):
+    first: int = Field(ge=1, description="1-based, inclusive.")
+    last: int = Field(ge=1, description="1-based, inclusive.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PageRange:
+        if self.first > self.last:
+            raise ValueError("first must not be after last")
+        return self
+
+
+class QueryFilters(BaseModel):
+    document_ids: list[Annotated[str, Field(pattern=DOCUMENT_ID_PATTERN)]] = Field(
+        default_factory=list, max_length=100, description="Only these documents (empty: all)."
+    )
+    page_ranges: list[PageRange] = Field(
+        default_factory=list, max_length=50, description="Only pages within any of these ranges (empty: all)."
+    )
+
+
 class QueryRequest(BaseModel):
     question: str = Field(min_length=1, description="Up to RAGLINE_MAX_QUESTION_CHARS characters.")
     top_k: int | None = Field(default=None, ge=1, le=50)
+    stream: bool = Field(
+        default=False,
+        description="Answer as Server-Sent Events: `token`s, then `citations`, then `done` with timings and trace id.",
+    )
+    mode: Literal["extractive", "generative"] | None = Field(default=None, description="Default: RAGLINE_ANSWER_MODE.")
+    retrieval: Literal["vector", "hybrid"] | None = Field(default=None, description="Default: RAGLINE_RETRIEVAL.")
+    filters: QueryFilters | None = None
 
 
 class CitationPublic(BaseModel):
@@ -66,12 +96,88 @@ class CitationPublic(BaseModel):
     chunk_id: str
 
 
+AnswerMode = Literal["extractive", "generative", "extractive_fallback"]
+
+
 class QueryResponse(BaseModel):
     answer: str
     grounded: bool
     citations: list[CitationPublic]
     cached: bool
     trace_id: str | None
+    mode: AnswerMode = Field(
+        default="extractive", description="extractive_fallback: the generative answer failed; see fallback_reason."
+    )
+    fallback_reason: str | None = Field(
+        default=None, description="timeout, unavailable, error, uncited (the model cited no source) or not_configured."
+    )
+    retrieval: Literal["vector", "hybrid"] = "vector"
+    timings: dict[str, float] = Field(default_factory=dict, description="Seconds: embed, retrieve, answer, total.")
+
+
+class ChatMessage(BaseModel):
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: str | list[dict[str, Any]] | None = None
+
+    @property
+    def text(self) -> str:
+        """The text of the message; of a list of content parts, the text parts joined."""
+        if isinstance(self.content, list):
+            return "\n".join(str(part.get("text", "")) for part in self.content if part.get("type") == "text")
+        return self.content or ""
+
+
+class ChatCompletionRequest(BaseModel):
+    """OpenAI's chat completions request; other OpenAI parameters are accepted and ignored."""
+
+    model: str = Field(description="The collection to answer from.")
+    messages: list[ChatMessage] = Field(min_length=1, description="The last user message is the question.")
+    stream: bool = False
+
+
+class ChatCompletionMessage(BaseModel):
+    role: Literal["assistant"] = "assistant"
+    content: str
+
+
+class ChatChoice(BaseModel):
+    index: int = 0
+    message: ChatCompletionMessage
+    finish_reason: Literal["stop"] = "stop"
+    logprobs: None = None
+
+
+class ChatUsage(BaseModel):
+    """Token counts are not measured; zeros keep clients that read usage working."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+
+class ChatCompletion(BaseModel):
+    """OpenAI's chat completion, plus ragline's `citations` and answer details."""
+
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    choices: list[ChatChoice]
+    usage: ChatUsage = Field(default_factory=ChatUsage)
+    citations: list[CitationPublic]
+    ragline: dict[str, Any] = Field(description="grounded, mode, fallback_reason, retrieval, cached, trace_id, timings.")
+
+
+class ModelPublic(BaseModel):
+    id: str = Field(description="A collection name.")
+    object: Literal["model"] = "model"
+    created: int = 0
+    owned_by: str = "ragline"
+
+
+class ModelsPublic(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelPublic]
 
 
 class TaskSubmitted(BaseModel):

@@ -5,28 +5,31 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass
 from functools import cached_property
 from pathlib import Path
 
 import httpx
 import redis.asyncio
-from celery import chain
 from celery.result import AsyncResult
 
-from ragline.config import Settings
 from ragline.errors import ErrorCode, RaglineError
 from ragline.pipeline.sniff import looks_like_pdf
 from ragline.stores import keys
-from ragline.stores.artifacts import ArtifactStore
-from ragline.stores.documents import DocumentRecord, DocumentRegistry
-from ragline.stores.jobs import ACTIVE_STATES, Job, JobStore, new_job_id
+from ragline.stores.bundle import Stores
+from ragline.stores.answers import AnswerCache
+from ragline.stores.documents import DocumentRecord
+from ragline.stores.jobs import ACTIVE_STATES, Job, new_job_id
+from ragline.stores.limits import RateLimiter
 from ragline.stores.redis_client import UNAVAILABLE_ERRORS as REDIS_UNAVAILABLE
-from ragline.stores.redis_client import connect, connect_async
-from ragline.stores.vectors import VectorIndex
+from ragline.stores.redis_client import connect_async
+from ragline.tenancy import belongs, display
 from ragline.worker import names
 from ragline.worker.celery_app import make_celery
+from ragline.worker.flows import send_ingest
 
 logger = logging.getLogger(__name__)
 
@@ -42,15 +45,32 @@ class Accepted:
     duplicate: bool
 
 
-class RaglineService:
+@dataclass(frozen=True)
+class QuerySpec:
+    """A question with every option resolved: what the query worker runs and what the cache is keyed on."""
+
+    collection: str
+    question: str
+    top_k: int
+    mode: str
+    retrieval: str
+    # {"document_ids": [...], "page_ranges": [[first, last], ...]}, as the worker's PassageFilter.of reads it.
+    filters: dict | None = None
+    history: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass
+class OpenQuery:
+    """A question on its way: either a worker is answering `request_id`, or the cache had the answer."""
+
+    spec: QuerySpec
+    started: float
+    request_id: str | None = None
+    cached: dict | None = None
+
+
+class RaglineService(Stores):
     """One per API process; holds the connections every request shares."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-
-    @cached_property
-    def redis(self):  # noqa: ANN201 - redis.Redis
-        return connect(self.settings)
 
     @cached_property
     def redis_async(self) -> redis.asyncio.Redis:
@@ -64,20 +84,29 @@ class RaglineService:
         return app
 
     @cached_property
-    def jobs(self) -> JobStore:
-        return JobStore(self.redis, self.settings.job_ttl_seconds)
+    def answers(self) -> AnswerCache:
+        return AnswerCache(self.redis, self.settings.answer_cache_ttl_seconds)
 
     @cached_property
-    def documents(self) -> DocumentRegistry:
-        return DocumentRegistry(self.redis)
+    def rate_limiter(self) -> RateLimiter:
+        return RateLimiter(self.redis)
 
-    @cached_property
-    def artifacts(self) -> ArtifactStore:
-        return ArtifactStore(self.redis, self.settings.blob_ttl_seconds, self.settings.intermediate_ttl_seconds)
+    # ---- admission -------------------------------------------------------------------------
 
-    @cached_property
-    def index(self) -> VectorIndex:
-        return VectorIndex(self.settings.chroma_url)
+    def charge(self, key_id: str) -> None:
+        limit = self.settings.rate_limit_per_minute
+        if limit and (retry_after := self.rate_limiter.hit(key_id, limit)) is not None:
+            raise RaglineError(ErrorCode.RATE_LIMITED, f"more than {limit} requests per minute", retry_after=retry_after)
+
+    def _admit(self, queue: str) -> None:
+        """Refuse new work when nobody would run it or its queue is already long."""
+        if not self.workers.alive(queue, self.settings.worker_heartbeat_ttl_seconds):
+            raise RaglineError(ErrorCode.NO_WORKER, f"no {queue} worker is running; start one and retry", retry_after=10)
+        waiting = int(self.redis.llen(queue))
+        if waiting >= self.settings.max_queue_length:
+            raise RaglineError(
+                ErrorCode.QUEUE_FULL, f"the {queue} queue holds {waiting} tasks; retry later", retry_after=30
+            )
 
     # ---- documents -------------------------------------------------------------------------
 
@@ -96,15 +125,13 @@ class RaglineService:
             if job is not None:
                 return Accepted(job=job, record=existing, duplicate=True)
 
+        self._admit(names.INGEST_QUEUE)
         job = Job(job_id=new_job_id(), document_id=document_id, collection=collection, filename=filename)
         record = DocumentRecord(document_id=document_id, filename=filename, job_id=job.job_id)
         self.artifacts.put_blob(job.job_id, data)
         self.jobs.create(job)
         self.documents.put(collection, record)
-        steps = (names.PDF_READER_TASK, names.TEXT_SPLITTER_TASK, names.VECTORSTORE_TASK)
-        chain(
-            *(self.celery.signature(step, args=(job.job_id,), immutable=True, queue=names.INGEST_QUEUE) for step in steps)
-        ).apply_async()
+        send_ingest(self.celery, job.job_id)
         logger.info("upload accepted job_id=%s document_id=%s collection=%s bytes=%s", job.job_id, document_id, collection, len(data))
         return Accepted(job=job, record=record, duplicate=False)
 
@@ -126,7 +153,7 @@ class RaglineService:
     def delete_document(self, collection: str, document_id: str) -> None:
         record = self.documents.get(collection, document_id)
         if record is None:
-            raise RaglineError(ErrorCode.NOT_FOUND, f"collection '{collection}' has no document {document_id}")
+            raise RaglineError(ErrorCode.NOT_FOUND, f"collection '{display(collection)}' has no document {document_id}")
         if record.state in ACTIVE_STATES:
             raise RaglineError(ErrorCode.DOCUMENT_BUSY, "the document is still being ingested; delete it when its job ends")
         self.index.delete_document(collection, document_id)
@@ -138,27 +165,110 @@ class RaglineService:
         record = self.documents.get(collection, document_id)
         data = self.artifacts.get_file(collection, document_id) if record is not None else None
         if record is None or data is None:
-            raise RaglineError(ErrorCode.NOT_FOUND, f"collection '{collection}' has no indexed file for document {document_id}")
+            raise RaglineError(ErrorCode.NOT_FOUND, f"collection '{display(collection)}' has no indexed file for document {document_id}")
         return record, data
 
-    def get_job(self, job_id: str) -> Job:
+    def get_job(self, job_id: str, tenant: str) -> Job:
         job = self.jobs.get(job_id)
-        if job is None:
+        # Another tenant's job does not exist as far as this caller can tell.
+        if job is None or not belongs(job.collection, tenant):
             raise RaglineError(ErrorCode.NOT_FOUND, f"no job {job_id}")
         return job
 
     # ---- questions -------------------------------------------------------------------------
 
-    def submit_query(self, collection: str, question: str, top_k: int) -> str:
+    def query_spec(
+        self,
+        collection: str,
+        question: str,
+        top_k: int | None = None,
+        mode: str | None = None,
+        retrieval: str | None = None,
+        filters: dict | None = None,
+        history: tuple[tuple[str, str], ...] = (),
+    ) -> QuerySpec:
+        """Check the question and fill every option the request left out from the settings."""
+        return QuerySpec(
+            collection=collection,
+            question=self.clean_question(question),
+            top_k=top_k or self.settings.default_top_k,
+            mode=mode or self.settings.answer_mode,
+            retrieval=retrieval or self.settings.retrieval,
+            filters=filters or None,
+            history=history,
+        )
+
+    def clean_question(self, question: str) -> str:
+        question = question.strip()
+        max_chars = self.settings.max_question_chars
+        if not question:
+            raise RaglineError(ErrorCode.INVALID_QUESTION, "the question is empty")
+        if len(question) > max_chars:
+            raise RaglineError(ErrorCode.INVALID_QUESTION, f"the question is longer than {max_chars} characters")
+        if any(ord(ch) < 32 and ch not in "\n\t" for ch in question):
+            raise RaglineError(ErrorCode.INVALID_QUESTION, "the question contains control characters")
+        return question
+
+    def open_query(self, spec: QuerySpec, stream: bool) -> OpenQuery:
+        """Serve the question from the answer cache, or send it to a query worker."""
+        started = time.perf_counter()
+        cache_key = None
+        if self.answers.enabled:
+            cache_key = self.answers.key(spec.collection, spec.question, self._cache_fields(spec))
+            cached = self.answers.get(cache_key)
+            if cached is not None:
+                return OpenQuery(spec, started, cached=cached)
+        options = {
+            "mode": spec.mode,
+            "retrieval": spec.retrieval,
+            "filters": spec.filters,
+            "history": [list(turn) for turn in spec.history],
+            "stream": stream,
+            "cache_key": cache_key,
+        }
+        return OpenQuery(spec, started, request_id=self.submit_query(spec.collection, spec.question, spec.top_k, options))
+
+    def submit_query(self, collection: str, question: str, top_k: int, options: dict | None = None) -> str:
         if not self.documents.count(collection):
-            raise RaglineError(ErrorCode.NOT_FOUND, f"collection '{collection}' has no documents")
+            raise RaglineError(ErrorCode.NOT_FOUND, f"collection '{display(collection)}' has no documents")
+        self._admit(names.QUERY_QUEUE)
         request_id = uuid.uuid4().hex
-        self.celery.send_task(names.QUERY_TASK, args=[collection, question, top_k], task_id=request_id, queue=names.QUERY_QUEUE)
+        self.celery.send_task(
+            names.QUERY_TASK, args=[collection, question, top_k, options or {}], task_id=request_id, queue=names.QUERY_QUEUE
+        )
         return request_id
 
-    async def await_answer(self, request_id: str) -> dict:
-        timeout = self.settings.query_timeout_seconds
-        reply = await self.redis_async.blpop([keys.reply(request_id)], timeout=timeout)
+    async def answer(self, query: OpenQuery) -> dict:
+        """The final answer payload, with `cached` and the total time."""
+        if query.cached is not None:
+            return self._finished(query, query.cached)
+        return self._finished(query, await self.await_answer(query.request_id or "", self._wait_seconds(query.spec)))
+
+    async def answer_events(self, query: OpenQuery) -> AsyncIterator[dict]:
+        """`token` and `reset` events as the worker writes the answer, then the final `answer` event."""
+        if query.cached is not None:
+            yield {"event": "token", "text": query.cached["answer"]}
+            yield self._finished(query, query.cached)
+            return
+        deadline = time.monotonic() + self._wait_seconds(query.spec)
+        while True:
+            event = await self.await_answer(query.request_id or "", deadline - time.monotonic())
+            if event.get("event") in ("token", "reset"):
+                yield event
+                continue
+            yield self._finished(query, event)
+            return
+
+    async def await_answer(self, request_id: str, timeout: float | None = None) -> dict:
+        """The next event the worker pushed for this request (the answer itself, unless it streams)."""
+        timeout = self.settings.query_timeout_seconds if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        reply = None
+        # Each pop blocks at most the query timeout, which the connection's read timeout outlasts;
+        # a generative answer may need longer, in several pops. Never 0: BLPOP's 0 means forever.
+        while reply is None and (remaining := deadline - time.monotonic()) > 0:
+            wait = max(min(remaining, self.settings.query_timeout_seconds), 0.01)
+            reply = await self.redis_async.blpop([keys.reply(request_id)], timeout=wait)
         if reply is None:
             self.celery.control.revoke(request_id)
             raise RaglineError(ErrorCode.QUERY_TIMEOUT, f"no query worker answered within {timeout:g} s")
@@ -167,9 +277,44 @@ class RaglineService:
             raise RaglineError(ErrorCode.from_code(payload["error"]["code"]), payload["error"]["detail"])
         return payload
 
+    def list_collections(self) -> list[str]:
+        """Internal (tenant-scoped) names of the collections that hold documents."""
+        return self.documents.collections()
+
+    def _wait_seconds(self, spec: QuerySpec) -> float:
+        """A generative answer may take the model's whole time limit on top of retrieval."""
+        model_time = self.settings.llm_timeout_seconds if spec.mode == "generative" else 0.0
+        return self.settings.query_timeout_seconds + model_time
+
+    def _cache_fields(self, spec: QuerySpec) -> dict:
+        """Everything besides the question that changes the answer."""
+        settings = self.settings
+        fields = {**asdict(spec), "embedding_model": settings.embedding_model_name}
+        del fields["collection"], fields["question"]
+        fields.update(threshold=settings.relevance_threshold, sentences=settings.answer_sentences)
+        if spec.retrieval == "hybrid":
+            fields.update(candidates=settings.hybrid_candidates, rrf_k=settings.rrf_k)
+        if spec.mode == "generative":
+            fields.update(
+                llm=settings.llm_model,
+                llm_url=settings.llm_base_url,
+                max_tokens=settings.llm_max_tokens,
+                temperature=settings.llm_temperature,
+            )
+        return fields
+
+    @staticmethod
+    def _finished(query: OpenQuery, payload: dict) -> dict:
+        cached = query.cached is not None
+        # A cached answer's step timings describe the request that computed it; only the total is this one's.
+        timings = {} if cached else dict(payload.get("timings", {}))
+        timings["total"] = round(time.perf_counter() - query.started, 4)
+        return {**payload, "cached": cached, "timings": timings}
+
     # ---- the seed's demo tasks -------------------------------------------------------------
 
     def submit_demo_task(self, task_name: str, x: int, y: int) -> str:
+        self._admit(names.DEFAULT_QUEUE)
         return self.celery.send_task(task_name, args=[x, y], queue=names.DEFAULT_QUEUE).id
 
     def task_status(self, task_id: str) -> dict:

@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pymupdf
 
 from ragline.errors import ErrorCode, RaglineError
+from ragline.pipeline.records import PageText
 from ragline.pipeline.sniff import looks_like_pdf
-
-
-@dataclass(frozen=True)
-class PageText:
-    page: int
-    text: str
 
 
 def open_pdf(data: bytes) -> pymupdf.Document:

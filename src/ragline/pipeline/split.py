@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from ragline.pipeline.extract import PageText
+from ragline.pipeline.records import Chunk, PageText, chunk_id
 
-
-@dataclass(frozen=True)
-class Chunk:
-    page: int
-    index: int
-    text: str
+__all__ = ["Chunk", "chunk_id", "split_pages"]
 
 
 def split_pages(pages: Iterable[PageText], chunk_size: int = 1000, chunk_overlap: int = 150) -> list[Chunk]:
@@ -30,7 +24,3 @@ def split_pages(pages: Iterable[PageText], chunk_size: int = 1000, chunk_overlap
         for index, text in enumerate(splitter.split_text(page.text))
     ]
 
-
-def chunk_id(document_id: str, chunk: Chunk) -> str:
-    """Deterministic, so a retried or re-delivered step overwrites instead of duplicating."""
-    return f"{document_id}:{chunk.page}:{chunk.index}"

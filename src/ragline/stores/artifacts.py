@@ -7,8 +7,7 @@ from dataclasses import asdict
 
 import redis
 
-from ragline.pipeline.extract import PageText
-from ragline.pipeline.split import Chunk
+from ragline.pipeline.records import Chunk, PageText
 from ragline.stores import keys
 
 

@@ -44,6 +44,12 @@ class DocumentRegistry:
         records = [DocumentRecord(**json.loads(raw)) for raw in self._redis.hvals(keys.documents(collection))]
         return sorted(records, key=lambda record: record.filename)
 
+    def collections(self) -> list[str]:
+        """Names of the collections that hold at least one document (Redis drops an empty hash)."""
+        prefix = keys.documents("")
+        found = {key.decode()[len(prefix) :] for key in self._redis.scan_iter(match=keys.documents("*"), count=500)}
+        return sorted(found)
+
     def count(self, collection: str) -> int:
         return int(self._redis.hlen(keys.documents(collection)))
 

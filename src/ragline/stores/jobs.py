@@ -28,15 +28,23 @@ class Job:
     pages_total: int = 0
     chunks_done: int = 0
     chunks_total: int = 0
+    # Chunks the model embedded; the rest of chunks_done came from the embedding cache.
+    chunks_embedded: int = 0
     error_code: str | None = None
     error: str | None = None
+    # The worker instance running a step right now (empty between steps), and how often the job
+    # was sent again because its worker vanished.
+    worker: str | None = None
+    attempts: int = 0
     created_at: float = field(default_factory=time.time)
+    # Every write to the job refreshes it: a running job that stops changing has lost its task.
+    updated_at: float | None = None
     started_at: float | None = None
     finished_at: float | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
-    _INTS = ("pages_done", "pages_total", "chunks_done", "chunks_total")
-    _FLOATS = ("created_at", "started_at", "finished_at")
+    _INTS = ("pages_done", "pages_total", "chunks_done", "chunks_total", "chunks_embedded", "attempts")
+    _FLOATS = ("created_at", "updated_at", "started_at", "finished_at")
 
     def to_hash(self) -> dict[str, str]:
         encoded: dict[str, str] = {}
@@ -72,7 +80,11 @@ class JobStore:
         with self._redis.pipeline() as pipe:
             pipe.hset(key, mapping=job.to_hash())
             pipe.expire(key, self._ttl)
+            pipe.sadd(keys.active_jobs(), job.job_id)
             pipe.execute()
+
+    def active_ids(self) -> list[str]:
+        return [member.decode() for member in self._redis.smembers(keys.active_jobs())]
 
     def get(self, job_id: str) -> Job | None:
         raw = self._redis.hgetall(keys.job(job_id))
@@ -86,19 +98,41 @@ class JobStore:
             stored = json.loads(self._redis.hget(key, "timings") or b"{}")
             fields["timings"] = json.dumps({**stored, **timings})  # type: ignore[dict-item]
         mapping = {name: str(value) for name, value in fields.items() if value is not None}
-        if mapping:
-            self._redis.hset(key, mapping=mapping)
+        self._redis.hset(key, mapping={**mapping, "updated_at": str(time.time())})
 
-    def start_stage(self, job_id: str, stage: str) -> None:
+    def start_stage(self, job_id: str, stage: str, worker: str) -> None:
         now = time.time()
         self._redis.hsetnx(keys.job(job_id), "started_at", str(now))
-        self.update(job_id, state="running", stage=stage)
+        self.update(job_id, state="running", stage=stage, worker=worker)
+
+    def end_stage(self, job_id: str) -> None:
+        """Between steps no worker holds the job: the next step waits in the queue, safe in Redis."""
+        self._redis.hdel(keys.job(job_id), "worker")
+
+    def claim_recovery(self, job_id: str, hold_seconds: int = 60) -> bool:
+        """One recoverer per orphaned job, however many API replicas and workers notice it at once."""
+        return bool(self._redis.set(keys.recovery_lock(job_id), b"1", nx=True, ex=hold_seconds))
+
+    def requeue(self, job_id: str) -> None:
+        with self._redis.pipeline() as pipe:
+            pipe.hincrby(keys.job(job_id), "attempts", 1)
+            pipe.hset(keys.job(job_id), mapping={"state": "queued", "stage": "requeued"})
+            pipe.hdel(keys.job(job_id), "worker")
+            pipe.execute()
 
     def advance(self, job_id: str, *, pages_done: int | None = None, chunks_done: int | None = None) -> None:
         self.update(job_id, pages_done=pages_done, chunks_done=chunks_done)
 
     def finish(self, job_id: str) -> None:
         self.update(job_id, state="done", stage="done", finished_at=time.time())
+        self._settle(job_id)
 
     def fail(self, job_id: str, error_code: str, error: str) -> None:
         self.update(job_id, state="failed", error_code=error_code, error=error, finished_at=time.time())
+        self._settle(job_id)
+
+    def _settle(self, job_id: str) -> None:
+        with self._redis.pipeline() as pipe:
+            pipe.hdel(keys.job(job_id), "worker")
+            pipe.srem(keys.active_jobs(), job_id)
+            pipe.execute()

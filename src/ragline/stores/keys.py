@@ -12,6 +12,16 @@ def job(job_id: str) -> str:
 # and one job cleaning up must not pull the input from under the other.
 
 
+def active_jobs() -> str:
+    """Set: ids of jobs not yet done or failed, swept for jobs whose worker vanished."""
+    return f"{PREFIX}:jobs:active"
+
+
+def recovery_lock(job_id: str) -> str:
+    """String (TTL): held by whoever is re-sending an orphaned job."""
+    return f"{PREFIX}:lock:recover:{job_id}"
+
+
 def blob(job_id: str) -> str:
     """String (TTL): the uploaded PDF bytes of one ingest job."""
     return f"{PREFIX}:blob:{job_id}"
@@ -49,6 +59,16 @@ def generation(collection: str) -> str:
 
 def answer_cache(collection: str, generation_value: int, digest: str) -> str:
     return f"{PREFIX}:cache:{collection}:{generation_value}:{digest}"
+
+
+def rate(subject: str, window: int) -> str:
+    """Counter (TTL): requests of one API key (by hash, never the key) in one rate-limit window."""
+    return f"{PREFIX}:rate:{subject}:{window}"
+
+
+def workers(queue: str) -> str:
+    """Sorted set: worker hostname -> time of its last heartbeat, per queue it consumes."""
+    return f"{PREFIX}:workers:{queue}"
 
 
 def embedding_cache(model: str, digest: str) -> str:

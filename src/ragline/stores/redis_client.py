@@ -25,6 +25,8 @@ def connect_async(settings: Settings) -> redis.asyncio.Redis:
     return redis.asyncio.Redis.from_url(
         str(settings.redis_url),
         socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        # A blocking pop waits up to the query timeout for its reply; reading must outlast it.
+        socket_timeout=settings.query_timeout_seconds + COMMAND_TIMEOUT_SECONDS,
         health_check_interval=30,
     )
 

@@ -17,7 +17,9 @@ from ragline.errors import ErrorCode, RaglineError
 from ragline.pipeline.answer import Passage
 from ragline.pipeline.lexical import LexicalEntry
 from ragline.pipeline.retrieve import PassageFilter
-from ragline.pipeline.split import Chunk, chunk_id
+from ragline.pipeline.records import Chunk, chunk_id
+from ragline.telemetry.instruments import vector_store_call
+from ragline.telemetry.tracing import annotate
 
 # Errors that mean "the Chroma server is not there right now" (worth a retry), not "the request is wrong".
 UNAVAILABLE_ERRORS = (httpx.TransportError, ConnectionError)
@@ -66,13 +68,16 @@ class VectorIndex:
         except UNAVAILABLE_ERRORS as exc:
             raise _unavailable(exc) from exc
 
+    @vector_store_call("get_collection")
     def check_model(self, collection: str, model: str) -> None:
         """Refuse to mix embedding models in one collection: their vectors are not comparable."""
         existing = self._find(collection)
         if existing is not None:
             _require_same_model(collection, existing.metadata or {}, model)
 
+    @vector_store_call("upsert")
     def upsert(self, collection: str, model: str, records: Sequence[ChunkRecord], vectors: Sequence[Sequence[float]]) -> None:
+        annotate(chunks=len(records))
         if not records:
             return
         try:
@@ -95,9 +100,11 @@ class VectorIndex:
         except UNAVAILABLE_ERRORS as exc:
             raise _unavailable(exc) from exc
 
+    @vector_store_call("query")
     def query(
         self, collection: str, model: str, vector: Sequence[float], top_k: int, passage_filter: PassageFilter | None = None
     ) -> list[Passage]:
+        annotate(top_k=top_k)
         target = self._find(collection)
         if target is None:
             return []
@@ -119,6 +126,7 @@ class VectorIndex:
             )
         ]
 
+    @vector_store_call("get")
     def score(self, collection: str, chunk_ids: Sequence[str], vector: Sequence[float]) -> list[Passage]:
         """These chunks as passages, scored by the cosine similarity of their stored vectors to `vector`."""
         target = self._find(collection)
@@ -131,13 +139,14 @@ class VectorIndex:
         query = np.asarray(vector, dtype=np.float32)
         query /= max(float(np.linalg.norm(query)), 1e-12)
         passages = []
-        for chunk_id, text, metadata, embedding in zip(
+        for stored_id, text, metadata, embedding in zip(
             result["ids"], result["documents"], result["metadatas"], result["embeddings"], strict=True
         ):
             stored = np.asarray(embedding, dtype=np.float32)
-            passages.append(_passage(chunk_id, text, metadata, float(stored @ query) / max(float(np.linalg.norm(stored)), 1e-12)))
+            passages.append(_passage(stored_id, text, metadata, float(stored @ query) / max(float(np.linalg.norm(stored)), 1e-12)))
         return passages
 
+    @vector_store_call("get")
     def lexical_entries(self, collection: str) -> list[LexicalEntry]:
         """Every chunk of the collection with its text, read in pages, for an in-memory lexical index."""
         target = self._find(collection)
@@ -155,6 +164,7 @@ class VectorIndex:
                 break
         return entries
 
+    @vector_store_call("get")
     def chunk_ids(self, collection: str, document_id: str) -> list[str]:
         target = self._find(collection)
         if target is None:
@@ -164,6 +174,7 @@ class VectorIndex:
         except UNAVAILABLE_ERRORS as exc:
             raise _unavailable(exc) from exc
 
+    @vector_store_call("delete")
     def delete_chunks(self, collection: str, chunk_ids: Sequence[str]) -> None:
         target = self._find(collection)
         if target is None or not chunk_ids:

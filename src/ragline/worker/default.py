@@ -5,10 +5,21 @@ Run with: celery -A ragline.worker.default worker -Q default --concurrency 1
 
 from __future__ import annotations
 
+from celery.signals import worker_process_init
+
+from ragline.telemetry.worker import install_worker_telemetry, setup_worker_process
 from ragline.worker import names
 from ragline.worker.celery_app import make_celery
+from ragline.worker.presence import track_presence
 
 app = make_celery("default")
+track_presence(names.DEFAULT_QUEUE)
+install_worker_telemetry(names.DEFAULT_QUEUE)
+
+
+@worker_process_init.connect
+def _setup_telemetry(**_: object) -> None:
+    setup_worker_process(names.DEFAULT_QUEUE)
 
 
 @app.task(name=names.ADD_NUMBERS_TASK)

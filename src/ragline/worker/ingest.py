@@ -16,12 +16,21 @@ from celery.signals import worker_process_init
 from ragline.errors import ErrorCode, RaglineError
 from ragline.pipeline.extract import iter_pages, open_pdf, require_text
 from ragline.pipeline.index import index_chunks
+from ragline.recovery import sweep
 from ragline.pipeline.split import Chunk, chunk_id, split_pages
+from ragline.providers.cached import CachedEmbedder
+from ragline.stores.background import BackgroundWriter
+from ragline.stores.embeddings import EmbeddingCache
 from ragline.stores.jobs import Job
 from ragline.stores.redis_client import UNAVAILABLE_ERRORS as REDIS_UNAVAILABLE
 from ragline.stores.vectors import ChunkRecord
+from ragline.telemetry.instruments import ingest_stage, record_ingest_done, record_ingest_failure
+from ragline.telemetry.tracing import annotate
+from ragline.telemetry.worker import install_worker_telemetry, setup_worker_process
 from ragline.worker import names
 from ragline.worker.celery_app import make_celery
+from ragline.worker.flows import send_ingest
+from ragline.worker.presence import instance_name, track_presence
 from ragline.worker.runtime import WorkerRuntime
 
 logger = logging.getLogger(__name__)
@@ -29,14 +38,32 @@ logger = logging.getLogger(__name__)
 app = make_celery("ingest")
 runtime = WorkerRuntime()
 
+
+def _sweep_orphans() -> None:
+    settings = runtime.settings
+    sweep(
+        runtime.jobs,
+        runtime.workers,
+        settings.worker_heartbeat_ttl_seconds,
+        settings.job_stall_seconds,
+        resend=lambda job_id: send_ingest(app, job_id),
+        fail=_fail,
+    )
+
+
+track_presence(names.INGEST_QUEUE, on_beat=_sweep_orphans)
+install_worker_telemetry(names.INGEST_QUEUE)
+
 # Pages between two progress writes: often enough for a live bar, rare enough to cost nothing.
 PROGRESS_EVERY_PAGES = 10
 MAX_RETRIES = 5
 MAX_BACKOFF_SECONDS = 30
+PURGE_MAX_BACKOFF_SECONDS = 60
 
 
 @worker_process_init.connect
 def _load_model(**_: object) -> None:
+    setup_worker_process(names.INGEST_QUEUE)
     runtime.embedder  # noqa: B018 - load in the child, after the fork, before the first task
 
 
@@ -48,21 +75,23 @@ class IngestTask(Task):
 def _stage(task: Task, job: Job, stage: str) -> Iterator[None]:
     """Record the stage and its duration; retry when a dependency is away, fail the job otherwise."""
     started = time.perf_counter()
-    runtime.jobs.start_stage(job.job_id, stage)
-    runtime.documents.update(job.collection, job.document_id, state="running")
-    try:
-        yield
-    except RaglineError as exc:
-        if exc.code is ErrorCode.DEPENDENCY_UNAVAILABLE and task.request.retries < task.max_retries:
+    with ingest_stage(stage, collection=job.collection, document_id=job.document_id, job_id=job.job_id):
+        try:
+            runtime.jobs.start_stage(job.job_id, stage, worker=instance_name(task.request.hostname))
+            runtime.documents.update(job.collection, job.document_id, state="running")
+            yield
+        except RaglineError as exc:
+            if exc.code is ErrorCode.DEPENDENCY_UNAVAILABLE and task.request.retries < task.max_retries:
+                raise _retry(task, exc) from exc
+            _fail(job, exc.code.code, exc.detail)
+            raise
+        except REDIS_UNAVAILABLE as exc:
             raise _retry(task, exc) from exc
-        _fail(job, exc.code.code, exc.detail)
-        raise
-    except REDIS_UNAVAILABLE as exc:
-        raise _retry(task, exc) from exc
-    except Exception as exc:
-        _fail(job, ErrorCode.INTERNAL.code, f"{stage} failed: {type(exc).__name__}: {exc}")
-        raise
-    runtime.jobs.update(job.job_id, timings={stage: round(time.perf_counter() - started, 3)})
+        except Exception as exc:
+            _fail(job, ErrorCode.INTERNAL.code, f"{stage} failed: {type(exc).__name__}: {exc}")
+            raise
+        runtime.jobs.update(job.job_id, timings={stage: round(time.perf_counter() - started, 3)})
+        runtime.jobs.end_stage(job.job_id)
 
 
 def _retry(task: Task, exc: Exception) -> Exception:
@@ -73,15 +102,13 @@ def _retry(task: Task, exc: Exception) -> Exception:
 
 def _fail(job: Job, code: str, detail: str) -> None:
     logger.warning("ingest failed job_id=%s document_id=%s code=%s detail=%s", job.job_id, job.document_id, code, detail)
+    record_ingest_failure(code)
     runtime.jobs.fail(job.job_id, code, detail)
     # The job keeps the reason; the collection lists only documents it holds or is ingesting.
     runtime.documents.remove(job.collection, job.document_id)
     runtime.artifacts.discard(job.job_id)
-    try:
-        # A half-indexed document must not answer questions.
-        runtime.index.delete_document(job.collection, job.document_id)
-    except RaglineError:
-        logger.warning("could not remove partial chunks document_id=%s", job.document_id)
+    # A half-indexed document must not answer questions: its chunks go now, or once Chroma is back.
+    purge_document_task.delay(job.collection, job.document_id)
 
 
 def _load_job(job_id: str) -> Job:
@@ -89,6 +116,19 @@ def _load_job(job_id: str) -> Job:
     if job is None:
         raise RaglineError(ErrorCode.NOT_FOUND, f"job {job_id} does not exist (expired?)")
     return job
+
+
+@app.task(name=names.PURGE_DOCUMENT_TASK, bind=True, max_retries=None)
+def purge_document_task(self: Task, collection: str, document_id: str) -> None:
+    """Remove the chunks of a document whose ingest failed, retrying for as long as Chroma is away."""
+    if runtime.documents.get(collection, document_id) is not None:
+        return  # uploaded again since: its chunks belong to the new ingest now
+    try:
+        runtime.index.delete_document(collection, document_id)
+    except RaglineError as exc:
+        if exc.code is not ErrorCode.DEPENDENCY_UNAVAILABLE:
+            raise
+        raise self.retry(exc=exc, countdown=min(2 ** min(self.request.retries, 6), PURGE_MAX_BACKOFF_SECONDS)) from exc
 
 
 @app.task(name=names.PDF_READER_TASK, bind=True, base=IngestTask)
@@ -100,6 +140,7 @@ def pdf_reader_task(self: Task, job_id: str) -> str:
         if data is None:
             raise RaglineError(ErrorCode.INVALID_UPLOAD, "the uploaded file expired before ingest started; upload it again")
         document = open_pdf(data)
+        annotate(pages=document.page_count, bytes=len(data))
         runtime.jobs.update(job_id, pages_total=document.page_count)
         pages = []
         for page in iter_pages(document):
@@ -123,6 +164,7 @@ def text_splitter_task(self: Task, job_id: str) -> str:
             raise RaglineError(ErrorCode.INTERNAL, "the extracted pages expired before splitting")
         settings = runtime.settings
         chunks = split_pages(pages, settings.chunk_size, settings.chunk_overlap)
+        annotate(pages=len(pages), chunks=len(chunks))
         runtime.artifacts.put_chunks(job_id, chunks)
         runtime.jobs.update(job_id, chunks_total=len(chunks))
     return job_id
@@ -136,20 +178,28 @@ def vectorstore_task(self: Task, job_id: str) -> str:
         chunks = runtime.artifacts.get_chunks(job_id)
         if chunks is None:
             raise RaglineError(ErrorCode.INTERNAL, "the split chunks expired before indexing")
-        embedder = runtime.embedder
+        embedder = CachedEmbedder(runtime.embedder, EmbeddingCache(runtime.redis, runtime.settings.embedding_cache_ttl_seconds))
+        annotate(chunks=len(chunks), model=embedder.name)
         runtime.index.check_model(job.collection, embedder.name)
+        stored = 0
 
-        def store(batch: Sequence[Chunk], vectors: list[list[float]]) -> None:
-            records = [ChunkRecord.of(job.document_id, job.filename, chunk) for chunk in batch]
-            runtime.index.upsert(job.collection, embedder.name, records, vectors)
+        def store(batch: tuple[Sequence[Chunk], list[list[float]]]) -> None:
+            nonlocal stored
+            records = [ChunkRecord.of(job.document_id, job.filename, chunk) for chunk in batch[0]]
+            runtime.index.upsert(job.collection, embedder.name, records, batch[1])
+            stored += len(records)
+            runtime.jobs.update(job_id, chunks_done=stored, chunks_embedded=embedder.embedded)
 
-        index_chunks(
-            chunks,
-            embed=embedder.embed_documents,
-            store=store,
-            batch_size=runtime.settings.embedding_batch_size,
-            on_batch=lambda done: runtime.jobs.advance(job_id, chunks_done=done),
-        )
+        # Upserts run behind the model, which embeds the next batch meanwhile; chunks_done counts stored ones.
+        with BackgroundWriter(store) as writer:
+            index_chunks(
+                chunks,
+                embed=embedder.embed_documents,
+                store=lambda batch, vectors: writer.submit((batch, vectors)),
+                batch_size=runtime.settings.embedding_batch_size,
+            )
+        runtime.jobs.update(job_id, chunks_embedded=embedder.embedded)
+        annotate(chunks_embedded=embedder.embedded)
         # Chunks left from an earlier ingest with other split settings would otherwise linger.
         current = {chunk_id(job.document_id, chunk) for chunk in chunks}
         stale = [cid for cid in runtime.index.chunk_ids(job.collection, job.document_id) if cid not in current]
@@ -160,6 +210,7 @@ def vectorstore_task(self: Task, job_id: str) -> str:
     runtime.artifacts.keep_file(job_id, job.collection, job.document_id)
     runtime.artifacts.discard(job_id)
     runtime.jobs.finish(job_id)
+    record_ingest_done(pages_total, len(chunks))
     logger.info("ingest done job_id=%s document_id=%s chunks=%s", job_id, job.document_id, len(chunks))
     return job_id
 

@@ -8,52 +8,138 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import asdict
+from functools import cache
 
 from celery import Task
 from celery.signals import worker_process_init
 
 from ragline.errors import RaglineError
-from ragline.pipeline.query import answer_question
+from ragline.pipeline.lexical import LexicalIndex
+from ragline.pipeline.query import QueryOptions, answer_question
+from ragline.pipeline.retrieve import PassageFilter, Retriever
+from ragline.providers.embeddings import Embedder
+from ragline.providers.llm import ChatModel, create_chat_model
 from ragline.stores import keys
+from ragline.stores.answers import AnswerCache
+from ragline.telemetry.instruments import measured_generation
+from ragline.telemetry.worker import install_worker_telemetry, setup_worker_process
 from ragline.worker import names
 from ragline.worker.celery_app import make_celery
+from ragline.worker.presence import track_presence
 from ragline.worker.runtime import WorkerRuntime
 
 logger = logging.getLogger(__name__)
 
 app = make_celery("query")
+track_presence(names.QUERY_QUEUE)
+install_worker_telemetry(names.QUERY_QUEUE)
 runtime = WorkerRuntime()
 
 
 @worker_process_init.connect
 def _load_model(**_: object) -> None:
+    setup_worker_process(names.QUERY_QUEUE)
     runtime.embedder  # noqa: B018 - load in the child, after the fork, before the first task
 
 
 @app.task(name=names.QUERY_TASK, bind=True)
-def query_task(self: Task, collection: str, question: str, top_k: int) -> dict:
-    """Answer, then push the answer to the reply list the API is blocked on."""
+def query_task(self: Task, collection: str, question: str, top_k: int, options: dict | None = None) -> dict:
+    """Answer, then push the answer to the reply list the API is blocked on.
+
+    `options` (all optional): mode, retrieval, filters, history, stream (push token events
+    first), cache_key (where to cache the answer; the API computed it before sending the task).
+    """
+    options = options or {}
     settings = runtime.settings
     embedder = runtime.embedder
+    reply = _Reply(self.request.id, int(settings.query_timeout_seconds + settings.llm_timeout_seconds) + 60)
     try:
-        answer = answer_question(
-            question,
-            embedder,
-            search=lambda vector, k: runtime.index.query(collection, embedder.name, vector, k),
+        query_options = QueryOptions(
             top_k=top_k,
             threshold=settings.relevance_threshold,
             max_sentences=settings.answer_sentences,
+            retrieval=options.get("retrieval", settings.retrieval),
+            mode=options.get("mode", settings.answer_mode),
+            passage_filter=PassageFilter.of(options.get("filters")),
+            history=tuple((role, text) for role, text in options.get("history", ())),
+            candidates=settings.hybrid_candidates,
+            rrf_k=settings.rrf_k,
+        )
+        model = _chat_model()
+        answer = answer_question(
+            question,
+            embedder,
+            _retriever(collection, embedder),
+            query_options,
+            generate=measured_generation(model.name, model.stream) if model is not None else None,
+            sink=reply if options.get("stream") else None,
         )
         payload: dict = {
+            "event": "answer",
             "answer": answer.answer,
             "grounded": answer.grounded,
             "citations": [asdict(passage) for passage in answer.citations],
+            "mode": answer.mode,
+            "fallback_reason": answer.fallback_reason,
+            "retrieval": query_options.retrieval,
+            "timings": answer.timings,
         }
+        # A fallback is an outage's answer, not the question's: the next asker should get the model's.
+        if options.get("cache_key") and answer.mode != "extractive_fallback":
+            AnswerCache(runtime.redis, settings.answer_cache_ttl_seconds).put(options["cache_key"], payload)
     except RaglineError as exc:
-        payload = {"error": {"code": exc.code.code, "detail": exc.detail}}
-    reply_key = keys.reply(self.request.id)
-    with runtime.redis.pipeline() as pipe:
-        pipe.rpush(reply_key, json.dumps(payload))
-        pipe.expire(reply_key, int(settings.query_timeout_seconds) + 60)
-        pipe.execute()
+        payload = {"event": "error", "error": {"code": exc.code.code, "detail": exc.detail}}
+    reply.push(payload)
     return payload
+
+
+class _Reply:
+    """The reply list the API reads: token and reset events while streaming, then one final event."""
+
+    def __init__(self, request_id: str, ttl_seconds: int) -> None:
+        self._key = keys.reply(request_id)
+        self._ttl = ttl_seconds
+
+    def token(self, text: str) -> None:
+        self.push({"event": "token", "text": text})
+
+    def reset(self, reason: str) -> None:
+        self.push({"event": "reset", "reason": reason})
+
+    def push(self, event: dict) -> None:
+        with runtime.redis.pipeline() as pipe:
+            pipe.rpush(self._key, json.dumps(event))
+            pipe.expire(self._key, self._ttl)
+            pipe.execute()
+
+
+@cache
+def _chat_model() -> ChatModel | None:
+    return create_chat_model(runtime.settings)
+
+
+# This process's BM25 index per collection, with the generation it was built at: rebuilt after any
+# ingest or delete in the collection, reused otherwise.
+_lexical: dict[str, tuple[int, LexicalIndex]] = {}
+
+
+def _lexical_index(collection: str) -> LexicalIndex:
+    generation = runtime.documents.generation(collection)
+    built = _lexical.get(collection)
+    if built is None or built[0] != generation:
+        built = (generation, LexicalIndex(runtime.index.lexical_entries(collection)))
+        _lexical[collection] = built
+        logger.info("lexical index built collection=%s generation=%s chunks=%s", collection, generation, len(built[1]))
+    return built[1]
+
+
+def _retriever(collection: str, embedder: Embedder) -> Retriever:
+    def lexical_search(question: str, n: int, passage_filter: PassageFilter) -> list[str]:
+        keep = (lambda entry: passage_filter.matches(entry.document_id, entry.page)) if passage_filter else None
+        return _lexical_index(collection).search(question, n, keep)
+
+    return Retriever(
+        vector_search=lambda vector, n, passage_filter: runtime.index.query(collection, embedder.name, vector, n, passage_filter),
+        lexical_search=lexical_search,
+        score=lambda chunk_ids, vector: runtime.index.score(collection, chunk_ids, vector),
+    )

@@ -7,9 +7,10 @@ from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from ragline.api.deps import JobId, ServiceDep
+from ragline.api.deps import JobId, PrincipalDep, ServiceDep
 from ragline.api.models import JobProgress, JobPublic, Problem
 from ragline.stores.jobs import Job
+from ragline.tenancy import display
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
@@ -17,8 +18,8 @@ EVENT_POLL_SECONDS = 0.5
 
 
 @router.get("/{job_id}", response_model=JobPublic, responses={404: {"model": Problem}})
-def get_job(job_id: JobId, service: ServiceDep) -> JobPublic:
-    return job_public(service.get_job(job_id))
+def get_job(job_id: JobId, service: ServiceDep, principal: PrincipalDep) -> JobPublic:
+    return job_public(service.get_job(job_id, principal.tenant))
 
 
 @router.get(
@@ -26,9 +27,9 @@ def get_job(job_id: JobId, service: ServiceDep) -> JobPublic:
     responses={200: {"content": {"text/event-stream": {}}}, 404: {"model": Problem}},
     response_class=StreamingResponse,
 )
-def job_events(job_id: JobId, service: ServiceDep) -> StreamingResponse:
+def job_events(job_id: JobId, service: ServiceDep, principal: PrincipalDep) -> StreamingResponse:
     """Server-Sent Events: a `progress` event on every change, then one `done` or `failed` event."""
-    first = service.get_job(job_id)
+    first = service.get_job(job_id, principal.tenant)
 
     async def events() -> AsyncIterator[str]:
         job, last = first, ""
@@ -41,7 +42,7 @@ def job_events(job_id: JobId, service: ServiceDep) -> StreamingResponse:
                 if event != "progress":
                     return
             await asyncio.sleep(EVENT_POLL_SECONDS)
-            job = await run_in_threadpool(service.get_job, job_id)
+            job = await run_in_threadpool(service.get_job, job_id, principal.tenant)
 
     return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
@@ -53,7 +54,7 @@ def job_public(job: Job) -> JobPublic:
     return JobPublic(
         job_id=job.job_id,
         document_id=job.document_id,
-        collection=job.collection,
+        collection=display(job.collection),
         filename=job.filename,
         state=job.state,
         stage=job.stage,
@@ -62,6 +63,7 @@ def job_public(job: Job) -> JobPublic:
             pages_total=job.pages_total,
             chunks_done=job.chunks_done,
             chunks_total=job.chunks_total,
+            chunks_embedded=job.chunks_embedded,
         ),
         error=job.error,
         error_code=job.error_code,

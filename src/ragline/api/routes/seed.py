@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from ragline.api.deps import ServiceDep
+from ragline.api.deps import PrincipalDep, ServiceDep, principal
 from ragline.api.models import COLLECTION_PATTERN, Problem, TaskStatus, TaskSubmitted, UploadPublic
 from ragline.api.routes.documents import upload_response
+from ragline.tenancy import scope
 from ragline.worker import names
 
-router = APIRouter(tags=["seed demo"])
+router = APIRouter(tags=["seed demo"], dependencies=[Depends(principal)])
 
 TASK_ID_PATTERN = r"^[0-9a-fA-F-]{32,36}$"
 
@@ -43,8 +44,9 @@ def task_status(task_id: Annotated[str, Path(pattern=TASK_ID_PATTERN)], service:
 async def rag_individual_tasks(
     filename: Annotated[str, Query(min_length=1, max_length=255, description="A PDF in the server's data folder.")],
     service: ServiceDep,
+    caller: PrincipalDep,
     collection: Annotated[str, Query(pattern=COLLECTION_PATTERN)] = "default",
 ) -> JSONResponse:
     """Ingest a PDF that is already in the server's data folder (RAGLINE_DATA_DIR/pdfs)."""
-    accepted = await run_in_threadpool(service.accept_data_file, collection, filename)
+    accepted = await run_in_threadpool(service.accept_data_file, scope(caller.tenant, collection), filename)
     return upload_response(accepted)

@@ -1,0 +1,50 @@
+"""The answer cache in the real Redis: keyed by collection generation, question and options."""
+
+from pathlib import Path
+
+import httpx
+
+from tests.answers.conftest import ask, ingest
+
+SAME_PARTS = ("answer", "grounded", "citations", "mode", "fallback_reason", "retrieval")
+
+
+def test_a_repeated_question_is_answered_from_the_cache(api: httpx.Client, world: dict) -> None:
+    question = "Which continent is the most populous?"
+    first = ask(api, "world", question)
+    second = ask(api, "world", "  Which continent is   the most populous?  ")
+    assert (first["cached"], second["cached"]) == (False, True)
+    assert {k: second[k] for k in SAME_PARTS} == {k: first[k] for k in SAME_PARTS}
+    # A cached reply's only timing is its own.
+    assert set(second["timings"]) == {"total"}
+    assert second["timings"]["total"] < first["timings"]["total"]
+
+
+def test_other_options_are_other_answers(api: httpx.Client, world: dict) -> None:
+    question = "How many humans have ever lived?"
+    assert ask(api, "world", question)["cached"] is False
+    assert ask(api, "world", question, top_k=2)["cached"] is False
+    assert ask(api, "world", question, retrieval="vector")["cached"] is False
+    assert ask(api, "world", question, filters={"page_ranges": [{"first": 13, "last": 14}]})["cached"] is False
+    assert ask(api, "world", question, top_k=2)["cached"] is True
+
+
+def test_ingest_and_delete_in_the_collection_make_cached_answers_stale(api: httpx.Client, world: dict, samples: Path) -> None:
+    question = "How many NICS firearm background checks were there in Texas?"
+    ingest(api, "cache-gen", samples / "fbi_nics_checks_2015_11_table.pdf")
+    assert ask(api, "cache-gen", question)["cached"] is False
+    assert ask(api, "cache-gen", question)["cached"] is True
+    unrelated = ask(api, "world", "What is the global sex ratio in 2020?")
+
+    added = ingest(api, "cache-gen", samples / "federal_register_2020_17221_three_column.pdf")
+    after_ingest = ask(api, "cache-gen", question)
+    assert after_ingest["cached"] is False
+    assert ask(api, "cache-gen", question)["cached"] is True
+    # Another collection's generation did not move.
+    assert ask(api, "world", "What is the global sex ratio in 2020?")["cached"] is True and unrelated["cached"] is False
+
+    response = api.delete(f"/v1/collections/cache-gen/documents/{added['document_id']}")
+    assert response.status_code == 204
+    after_delete = ask(api, "cache-gen", question)
+    assert after_delete["cached"] is False
+    assert {c["filename"] for c in after_delete["citations"]} == {"fbi_nics_checks_2015_11_table.pdf"}

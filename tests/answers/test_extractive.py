@@ -1,0 +1,24 @@
+import pytest
+
+from ragline.config import Settings
+from ragline.pipeline.answer import Passage, extractive_answer
+from ragline.providers.embeddings import create_embedder
+
+STATES = "Tennessee 9,509 28,815 24,023 0 1,300 0 63,670 Texas 21,550 56,941 51,670 2,532 3,048 0 146,982 Utah 10,429 4,314 5,857 195 262 0 21,772"
+# A table row run: no sentence ends, far longer than any sentence.
+TABLE = " ".join(f"State{n} {n},101 {n},202 {n},303 0 0 {n},999" for n in range(60)) + " " + STATES
+
+
+@pytest.fixture(scope="module")
+def embedder():  # noqa: ANN201 - the configured embedder
+    return create_embedder(Settings())
+
+
+def test_long_table_text_answers_from_the_window_that_holds_the_asked_row(embedder) -> None:  # noqa: ANN001
+    passages = [Passage("nics:1:0", "nics", "nics.pdf", 1, TABLE, 0.5)]
+    question = "How many background checks were there in Texas?"
+    answer = extractive_answer(embedder.embed_query(question), passages, embedder.embed_documents, 0.3, 1, question)
+    assert len(TABLE) > 2000
+    assert "Texas 21,550" in answer.answer and answer.answer.endswith("[1]")
+    assert len(answer.answer) < 400
+
