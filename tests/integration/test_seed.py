@@ -53,6 +53,8 @@ def test_rag_individual_tasks_ingests_a_file_from_the_data_folder(api: httpx.Cli
         ("/etc/passwd", 400),
         ("..", 400),
         ("sub\\..\\nics.pdf", 400),
+        ("nics\x00.pdf", 400),
+        ("ni\x1bcs.pdf", 400),
         ("missing.pdf", 404),
     ],
 )

@@ -10,12 +10,12 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
 from functools import cached_property
-from pathlib import Path
 
 import httpx
 import redis.asyncio
 from celery.result import AsyncResult
 
+from ragline.api.uploads import clean_filename
 from ragline.errors import ErrorCode, RaglineError
 from ragline.pipeline.sniff import looks_like_pdf
 from ragline.stores import keys
@@ -138,7 +138,8 @@ class RaglineService(Stores):
     def accept_data_file(self, collection: str, filename: str) -> Accepted:
         """The seed's ingest of a PDF already on the server, confined to the data folder."""
         folder = self.settings.pdf_dir.resolve()
-        if Path(filename).name != filename or filename in {".", ".."} or "\\" in filename:
+        # A bare name, printable, as an upload's name would be cleaned to: no path, no NUL or control bytes.
+        if "\\" in filename or clean_filename(filename) != filename:
             raise RaglineError(ErrorCode.INVALID_FILENAME, "give a bare file name from the data folder, not a path")
         path = (folder / filename).resolve()
         if path.parent != folder:
