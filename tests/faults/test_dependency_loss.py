@@ -72,12 +72,11 @@ def test_redis_restart_keeps_accepted_jobs_and_the_api_recovers(faulty: LocalSta
 
     kill(faulty, "redis", signal.SIGTERM)  # a clean shutdown: the append-only file is complete
     try:
-        started = time.monotonic()
-        down = api.get(f"/v1/jobs/{accepted[0]['job_id']}")
+        # A hung API would raise ReadTimeout here: while Redis is down it must answer, not wait.
+        down = api.get(f"/v1/jobs/{accepted[0]['job_id']}", timeout=10)
         assert down.status_code == 503
         assert down.headers["content-type"] == "application/problem+json"
         assert down.json()["code"] == "dependency_unavailable"
-        assert time.monotonic() - started < 10, "the API must answer, not hang, while Redis is down"
         assert api.get("/readyz").json()["checks"]["redis"].startswith("unreachable")
     finally:
         faulty.restart("redis")
