@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 
 from ragline.localstack import LocalStack, StackPorts, free_port
 from ragline.tenancy import DEFAULT_TENANT, scope
@@ -29,17 +31,17 @@ def free_ports() -> StackPorts:
 
 @contextmanager
 def running_stack(
-    name: str, data_dir: Path, extra_env: dict[str, str] | None = None, with_flower: bool = False, with_ui: bool = False
+    name: str, data_dir: Path, extra_env: dict[str, str] | None = None, with_flower: bool = False, **options: object
 ) -> Iterator[LocalStack]:
-    """The whole local stack on free ports; its output goes to test-artifacts/logs/NAME.log."""
+    """The whole local stack on free ports (`options`: LocalStack's); its output goes to test-artifacts/logs/NAME.log."""
     (ARTIFACTS / "logs").mkdir(parents=True, exist_ok=True)
     with (ARTIFACTS / "logs" / f"{name}.log").open("w") as log:
-        stack = LocalStack(data_dir=data_dir, ports=free_ports(), with_flower=with_flower, with_ui=with_ui, extra_env=extra_env, log=log)
+        stack = LocalStack(data_dir=data_dir, ports=free_ports(), with_flower=with_flower, extra_env=extra_env, log=log, **options)  # type: ignore[arg-type]
         with stack:
             yield stack
 
 
-def stack_fixture(name: str, env: dict[str, str] | None = None, **options: bool):  # noqa: ANN201 - a pytest fixture
+def stack_fixture(name: str, env: dict[str, str] | None = None, **options: object):  # noqa: ANN201 - a pytest fixture
     """A session-scoped fixture that runs the whole local stack as `name` with `env` on top."""
 
     @pytest.fixture(scope="session")
@@ -74,3 +76,25 @@ def stored(collection: str) -> str:
 
 def upload(api: httpx.Client, collection: str, filename: str, data: bytes) -> httpx.Response:
     return api.post(f"/v1/collections/{collection}/documents", files={"file": (filename, data, "application/pdf")})
+
+
+def scrape(url: str) -> list[Sample]:
+    """Every sample of one Prometheus endpoint, parsed by prometheus_client's own parser."""
+    response = httpx.get(url, timeout=10)
+    response.raise_for_status()
+    return [sample for family in text_string_to_metric_families(response.text) for sample in family.samples]
+
+
+def value(samples: list[Sample], name: str, **labels: str) -> float:
+    """The sum of the samples named `name` whose labels include `labels` (0 when there is none)."""
+    return sum(s.value for s in samples if s.name == name and labels.items() <= s.labels.items())
+
+
+def wait_until(condition: Callable[[], object], timeout: float, what: str) -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.25)
+    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")

@@ -1,10 +1,16 @@
 """The answer cache in the real Redis: keyed by collection generation, question and options."""
 
+import os
+import signal
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 
+from ragline.localstack import LocalStack
+from ragline.worker import names
 from tests.answers.conftest import ask, ingest
+from tests.conftest import scrape, value, wait_until
 
 SAME_PARTS = ("answer", "grounded", "citations", "mode", "fallback_reason", "retrieval")
 
@@ -48,3 +54,34 @@ def test_ingest_and_delete_in_the_collection_make_cached_answers_stale(api: http
     after_delete = ask(api, "cache-gen", question)
     assert after_delete["cached"] is False
     assert {c["filename"] for c in after_delete["citations"]} == {"fbi_nics_checks_2015_11_table.pdf"}
+
+
+def test_a_burst_of_one_question_costs_one_answer(api: httpx.Client, stack: LocalStack, world: dict) -> None:
+    """Identical questions asked together wait for the first one's answer instead of each queueing its own."""
+    question = "What share of the world population lives in Asia?"
+    askers = 6
+    worker = stack.service("query-worker").process
+    misses_before, answered_before = _answer_cache_misses(stack), _questions_answered(stack)
+    # A paused worker keeps every request in flight until all of them have looked the question up.
+    os.killpg(worker.pid, signal.SIGSTOP)
+    try:
+        with ThreadPoolExecutor(askers) as pool:
+            replies = [pool.submit(ask, api, "world", question) for _ in range(askers)]
+            wait_until(lambda: _answer_cache_misses(stack) - misses_before >= askers, 30, "every request to miss the cache")
+            os.killpg(worker.pid, signal.SIGCONT)
+            answers = [reply.result() for reply in replies]
+    finally:
+        os.killpg(worker.pid, signal.SIGCONT)
+    assert _questions_answered(stack) - answered_before == 1
+    assert sorted(answer["cached"] for answer in answers) == [False] + [True] * (askers - 1)
+    assert len({(answer["answer"], str(answer["citations"])) for answer in answers}) == 1
+
+
+def _answer_cache_misses(stack: LocalStack) -> float:
+    return value(scrape(f"{stack.api_url}/metrics"), "ragline_cache_requests_total", cache="answer", result="miss")
+
+
+def _questions_answered(stack: LocalStack) -> float:
+    samples = scrape(stack.metrics_urls()["query-worker"])
+    return value(samples, "ragline_task_duration_seconds_count", task=names.QUERY_TASK, outcome="success")
+

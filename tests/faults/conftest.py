@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -37,16 +36,6 @@ def kill(stack: LocalStack, name: str, sig: signal.Signals = signal.SIGKILL) -> 
     assert process is not None and process.poll() is None
     os.killpg(process.pid, sig)
     process.wait(timeout=60)
-
-
-def wait_until(condition: Callable[[], object], timeout: float, what: str) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
 
 
 def clean_run_ids(pdf: Path, document_id: str) -> list[str]:

@@ -13,7 +13,8 @@ from ragline.localstack import LocalStack
 from ragline.worker.celery_app import make_celery
 from ragline.stores.vectors import VectorIndex
 from tests.conftest import stored, upload, wait_for_job
-from tests.faults.conftest import clean_run_ids, kill, wait_until
+from tests.conftest import wait_until
+from tests.faults.conftest import clean_run_ids, kill
 
 NOVEL = "pride_and_prejudice.pdf"
 

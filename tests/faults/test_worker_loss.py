@@ -8,7 +8,8 @@ import httpx
 from ragline.localstack import LocalStack
 from ragline.stores.vectors import VectorIndex
 from tests.conftest import stored, upload, wait_for_job
-from tests.faults.conftest import clean_run_ids, kill, wait_until
+from tests.conftest import wait_until
+from tests.faults.conftest import clean_run_ids, kill
 
 BOOK = "art_of_public_speaking_gutenberg.pdf"
 

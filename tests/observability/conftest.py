@@ -14,8 +14,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
-from prometheus_client.samples import Sample
 
 from ragline.localstack import LocalStack, free_port
 from tests.conftest import ARTIFACTS, free_ports, upload, wait_for_job
@@ -120,14 +118,3 @@ def log_lines(service: str) -> list[dict]:
             lines.append(json.loads(match["line"]))
     return lines
 
-
-def scrape(url: str) -> list[Sample]:
-    """Every sample of one Prometheus endpoint, parsed by prometheus_client's own parser."""
-    response = httpx.get(url, timeout=10)
-    response.raise_for_status()
-    return [sample for family in text_string_to_metric_families(response.text) for sample in family.samples]
-
-
-def value(samples: list[Sample], name: str, **labels: str) -> float:
-    """The sum of the samples named `name` whose labels include `labels` (0 when there is none)."""
-    return sum(s.value for s in samples if s.name == name and labels.items() <= s.labels.items())

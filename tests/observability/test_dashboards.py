@@ -15,7 +15,8 @@ import yaml
 
 from ragline.localstack import LocalStack
 from tests.conftest import REPO
-from tests.observability.conftest import Traffic, scrape
+from tests.conftest import scrape
+from tests.observability.conftest import Traffic
 
 DASHBOARDS = sorted((REPO / "charts" / "rag" / "dashboards").glob("*.json"))
 ALERT_FILES = sorted((REPO / "charts" / "rag" / "alerts").glob("*.yaml"))

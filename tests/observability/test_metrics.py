@@ -9,7 +9,8 @@ import pytest
 
 from ragline.config import Settings
 from ragline.localstack import LocalStack
-from tests.observability.conftest import Traffic, scrape, value
+from tests.conftest import scrape, value
+from tests.observability.conftest import Traffic
 
 QUERY_ROUTE = "/v1/collections/{collection}/query"
 

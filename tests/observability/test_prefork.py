@@ -8,7 +8,8 @@ import time
 import psutil
 
 from ragline.localstack import LocalStack
-from tests.observability.conftest import Traffic, scrape, value
+from tests.conftest import scrape, value
+from tests.observability.conftest import Traffic
 
 
 def test_killed_pool_child_is_forgotten_and_its_counts_kept(stack: LocalStack, traffic: Traffic) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
+import math
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -36,6 +38,10 @@ logger = logging.getLogger(__name__)
 READINESS_TIMEOUT_SECONDS = 2.0
 # The seed's status names: Celery's SUCCESS/FAILURE read as COMPLETED/FAILED.
 SEED_STATUS = {"SUCCESS": "COMPLETED", "FAILURE": "FAILED", "REVOKED": "FAILED"}
+# How often a request waiting on an identical in-flight question looks for its answer.
+FOLLOW_POLL_SECONDS = 0.02
+# Delete the in-flight marker only if this request still holds it (it may have expired and been retaken).
+RELEASE_IF_HELD = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
 
 
 @dataclass
@@ -61,12 +67,24 @@ class QuerySpec:
 
 @dataclass
 class OpenQuery:
-    """A question on its way: either a worker is answering `request_id`, or the cache had the answer."""
+    """A question on its way: a worker is answering `request_id`, or the cache had the answer, or
+    neither yet: an identical question is in flight and this one waits for its answer (`cache_key`).
+    """
 
     spec: QuerySpec
     started: float
+    stream: bool = False
+    cache_key: str | None = None
     request_id: str | None = None
     cached: dict | None = None
+
+    @property
+    def following(self) -> bool:
+        return self.request_id is None and self.cached is None
+
+    def remaining_seconds(self, wait_seconds: float) -> float:
+        # At least one last short look, so a request that waited its whole time still reads a late answer.
+        return max(wait_seconds - (time.perf_counter() - self.started), 0.1)
 
 
 class RaglineService(Stores):
@@ -211,54 +229,101 @@ class RaglineService(Stores):
         return question
 
     def open_query(self, spec: QuerySpec, stream: bool) -> OpenQuery:
-        """Serve the question from the answer cache, or send it to a query worker."""
-        started = time.perf_counter()
-        cache_key = None
-        if self.answers.enabled:
-            cache_key = self.answers.key(spec.collection, spec.question, self._cache_fields(spec))
-            cached = self.answers.get(cache_key)
+        """Serve the question from the answer cache, or send it to a query worker, or wait for the
+        identical question already there: a burst of one question costs one answer, not one each.
+        """
+        query = OpenQuery(spec, time.perf_counter(), stream)
+        if not self.answers.enabled:
+            query.request_id = self._submit(query, uuid.uuid4().hex)
+            return query
+        query.cache_key = self.answers.key(spec.collection, spec.question, self._cache_fields(spec))
+        query.cached = self.answers.get(query.cache_key)
+        if query.cached is None:
+            self._lead_or_follow(query)
+        return query
+
+    def _lead_or_follow(self, query: OpenQuery) -> None:
+        """Send the question unless an identical one is in flight (then `query` stays following)."""
+        request_id = uuid.uuid4().hex
+        in_flight = keys.answer_in_flight(query.cache_key or "")
+        if not self.redis.set(in_flight, request_id, nx=True, ex=math.ceil(self._wait_seconds(query.spec))):
+            return
+        try:
+            query.request_id = self._submit(query, request_id)
+        except Exception:
+            self.redis.delete(in_flight)
+            raise
+
+    async def _await_leader(self, query: OpenQuery) -> None:
+        """Take the in-flight question's answer from the cache once it lands; if that question ended
+        without one (an error, a fallback, a vanished worker), send this one instead.
+        """
+        in_flight = keys.answer_in_flight(query.cache_key or "")
+        wait_seconds = self._wait_seconds(query.spec)
+        while query.following:
+            cached, leader = await self.redis_async.mget([query.cache_key, in_flight])
             if cached is not None:
-                return OpenQuery(spec, started, cached=cached)
+                query.cached = json.loads(cached)
+            elif leader is None:
+                await asyncio.to_thread(self._lead_or_follow, query)
+            elif time.perf_counter() - query.started > wait_seconds:
+                raise RaglineError(ErrorCode.QUERY_TIMEOUT, f"no query worker answered within {wait_seconds:g} s")
+            else:
+                await asyncio.sleep(FOLLOW_POLL_SECONDS)
+
+    async def _release(self, query: OpenQuery) -> None:
+        """Let waiting askers go on once this request has its outcome, whatever it was."""
+        if query.cache_key and query.request_id:
+            await self.redis_async.eval(RELEASE_IF_HELD, 1, keys.answer_in_flight(query.cache_key), query.request_id)
+
+    def _submit(self, query: OpenQuery, request_id: str) -> str:
+        spec = query.spec
+        if not self.documents.count(spec.collection):
+            raise RaglineError(ErrorCode.NOT_FOUND, f"collection '{display(spec.collection)}' has no documents")
+        self._admit(names.QUERY_QUEUE)
         options = {
             "mode": spec.mode,
             "retrieval": spec.retrieval,
             "filters": spec.filters,
             "history": [list(turn) for turn in spec.history],
-            "stream": stream,
-            "cache_key": cache_key,
+            "stream": query.stream,
+            "cache_key": query.cache_key,
         }
-        return OpenQuery(spec, started, request_id=self.submit_query(spec.collection, spec.question, spec.top_k, options))
-
-    def submit_query(self, collection: str, question: str, top_k: int, options: dict | None = None) -> str:
-        if not self.documents.count(collection):
-            raise RaglineError(ErrorCode.NOT_FOUND, f"collection '{display(collection)}' has no documents")
-        self._admit(names.QUERY_QUEUE)
-        request_id = uuid.uuid4().hex
         self.celery.send_task(
-            names.QUERY_TASK, args=[collection, question, top_k, options or {}], task_id=request_id, queue=names.QUERY_QUEUE
+            names.QUERY_TASK, args=[spec.collection, spec.question, spec.top_k, options], task_id=request_id, queue=names.QUERY_QUEUE
         )
         return request_id
 
     async def answer(self, query: OpenQuery) -> dict:
         """The final answer payload, with `cached` and the total time."""
+        if query.following:
+            await self._await_leader(query)
         if query.cached is not None:
             return self._finished(query, query.cached)
-        return self._finished(query, await self.await_answer(query.request_id or "", self._wait_seconds(query.spec)))
+        try:
+            reply = await self.await_answer(query.request_id or "", query.remaining_seconds(self._wait_seconds(query.spec)))
+        finally:
+            await self._release(query)
+        return self._finished(query, reply)
 
     async def answer_events(self, query: OpenQuery) -> AsyncIterator[dict]:
         """`token` and `reset` events as the worker writes the answer, then the final `answer` event."""
+        if query.following:
+            await self._await_leader(query)
         if query.cached is not None:
             yield {"event": "token", "text": query.cached["answer"]}
             yield self._finished(query, query.cached)
             return
-        deadline = time.monotonic() + self._wait_seconds(query.spec)
-        while True:
-            event = await self.await_answer(query.request_id or "", deadline - time.monotonic())
-            if event.get("event") in ("token", "reset"):
+        wait_seconds = self._wait_seconds(query.spec)
+        try:
+            while True:
+                event = await self.await_answer(query.request_id or "", query.remaining_seconds(wait_seconds))
+                if event.get("event") not in ("token", "reset"):
+                    break
                 yield event
-                continue
-            yield self._finished(query, event)
-            return
+        finally:
+            await self._release(query)
+        yield self._finished(query, event)
 
     async def await_answer(self, request_id: str, timeout: float | None = None) -> dict:
         """The next event the worker pushed for this request (the answer itself, unless it streams)."""
