@@ -2,6 +2,7 @@
 recipe, plus re-uploads and edited copies, all in one run on the same machine.
 
     .venv/bin/python bench/ingest.py [--pdf PATH ...] [--no-tutorial] [--runtime onnx-int8|torch]
+    .venv/bin/python bench/ingest.py --processes 1 2 [--pdf PATH]    # parallel ingest of one document
 
 Starts a local stack (Redis, Chroma, workers, API) on free ports, then for each document (default: the
 467-page book and the world population article):
@@ -17,6 +18,10 @@ Starts a local stack (Redis, Chroma, workers, API) on free ports, then for each 
   5. an edited copy (one page changed): chunks the model embedded / chunks in the document.
 Prints pages/s and chunks/s per path and the ratios with their targets. The machine is shared: compare
 ratios measured in the same run, not figures across runs.
+
+With --processes, instead: the first document (default: the book) through a fresh stack per count of
+ingest worker processes, its page ranges fanned out over them (RAGLINE_INGEST_PAGES_PER_PART), each
+process given cores / count embedding threads; prints pages/s per count and the speed-up over the first.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -167,11 +174,40 @@ def bench_document(pdf: Path, api: httpx.Client, settings: Settings, tutorial: L
     print(f"  {'edited copy: chunks embedded / total':<52} {edited.embedded}/{edited.chunks}   (only the changed chunks)")
 
 
+@contextmanager
+def bench_stack(ingest_processes: int = 1) -> Iterator[tuple[LocalStack, httpx.Client]]:
+    """A local stack on free ports, with its worker models warm, and a client of its API."""
+    ports = StackPorts(api=free_port(), flower=free_port(), chroma=free_port(), redis=free_port())
+    with tempfile.TemporaryDirectory() as data_dir, open(Path(data_dir) / "stack.log", "w") as log:
+        stack = LocalStack(Path(data_dir), ports=ports, with_flower=False, ingest_processes=ingest_processes, log=log)
+        with stack, httpx.Client(base_url=stack.api_url, timeout=120) as api:
+            warm_up(api)
+            yield stack, api
+
+
+def bench_parallel(pdf: Path, counts: list[int]) -> None:
+    """One document through a fresh stack (cold embedding cache) per count of ingest processes."""
+    data = pdf.read_bytes()
+    cores = os.cpu_count() or 1
+    runs = {}
+    for count in counts:
+        os.environ["RAGLINE_EMBEDDING_THREADS"] = str(max(cores // count, 1))
+        with bench_stack(ingest_processes=count) as (_, api):
+            runs[count] = ingest_through_service(api, "parallel", pdf.name, data)
+    print(f"\n{pdf.name}: page ranges of {Settings().ingest_pages_per_part} pages over N ingest processes, {cores} cores")
+    print(f"  {'path':<28} {'seconds':>8} {'pages':>6} {'chunks':>7} {'pages/s':>9} {'chunks/s':>9}")
+    for count, run in runs.items():
+        print(run.row(f"{count} process(es), {max(cores // count, 1)} thread(s) each"))
+    for count in counts[1:]:
+        ratio(f"{count} processes / {counts[0]}: pages/s", runs[counts[0]].seconds / runs[count].seconds, "see docs/scaling.md")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pdf", type=Path, action="append", help="repeatable; default: the book and the article")
     parser.add_argument("--runtime", choices=("onnx-int8", "torch"), default="onnx-int8", help="local embedding runtime")
     parser.add_argument("--no-tutorial", action="store_true", help="skip the tutorial's recipe (slowest part)")
+    parser.add_argument("--processes", type=int, nargs="+", help="compare parallel ingest with these process counts")
     args = parser.parse_args()
     pdfs = args.pdf or DEFAULT_PDFS
 
@@ -180,15 +216,15 @@ def main() -> None:
     # The stack inherits this environment; Settings() in this process reads it too.
     os.environ["RAGLINE_LOCAL_EMBEDDING_RUNTIME"] = args.runtime
     os.environ["RAGLINE_MODEL_CACHE_DIR"] = str(model_cache)
-    ports = StackPorts(api=free_port(), flower=free_port(), chroma=free_port(), redis=free_port())
-    with tempfile.TemporaryDirectory() as data_dir, open(Path(data_dir) / "stack.log", "w") as log:
-        with LocalStack(Path(data_dir), ports=ports, with_flower=False, log=log) as stack, httpx.Client(base_url=stack.api_url, timeout=120) as api:
-            settings = Settings(chroma_url=stack.chroma_url, model_cache_dir=model_cache)
-            print(f"embedding runtime: {settings.local_embedding_runtime}; {os.cpu_count()} cores, shared machine (noisy)")
-            warm_up(api)
-            tutorial = None if args.no_tutorial else LocalMiniLM(settings.embedding_model_name)
-            for pdf in pdfs:
-                bench_document(pdf, api, settings, tutorial)
+    print(f"embedding runtime: {args.runtime}; {os.cpu_count()} cores, shared machine (noisy)")
+    if args.processes:
+        bench_parallel(pdfs[0], args.processes)
+        return
+    with bench_stack() as (stack, api):
+        settings = Settings(chroma_url=stack.chroma_url, model_cache_dir=model_cache)
+        tutorial = None if args.no_tutorial else LocalMiniLM(settings.embedding_model_name)
+        for pdf in pdfs:
+            bench_document(pdf, api, settings, tutorial)
 
 
 if __name__ == "__main__":

@@ -1,23 +1,31 @@
 """Query latency: the service's endpoint against the same retrieval and answer in one process, and cached
 answers, in one run.
 
-    .venv/bin/python bench/query.py [--queries 100] [--runtime onnx-int8|torch]
+    .venv/bin/python bench/query.py [--queries 100] [--runtime onnx-int8|torch] [--enqueue-seconds 10]
 
 Starts a local stack on free ports, ingests the world population article, then
   1. service, uncached: POST /v1/collections/{c}/query (extractive, local model) with --queries
      distinct questions one after another, each new to the answer cache;
   2. in-process: the same questions through pipeline.query.answer_question with the same embedder
      runtime, the same Chroma collection and the same options, no API, no queue;
-  3. service, cached: one question asked --queries times after a first answer.
+  3. service, cached: one question asked --queries times after a first answer;
+  4. enqueue throughput with wrk (50 connections): the API's POST /add/{x}/{y} against
+     bench/bare_enqueue.py, a FastAPI endpoint that only sends the same Celery task to the same Redis,
+     alternating twice so both see the same machine.
 Prints p50/p95/p99 per path and the ratios with their targets (service p50 <= 1.5x in-process;
-cached p50 under 5 ms at the client). The machine is shared: compare ratios from the same run.
+cached p50 under 5 ms at the client; enqueue throughput >= 0.8x the bare endpoint's). Both query
+paths retrieve by vectors only (the in-process one has no BM25 index). The machine is shared:
+compare ratios from the same run.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -36,7 +44,7 @@ from ragline.pipeline.query import QueryOptions, answer_question  # noqa: E402
 from ragline.pipeline.retrieve import Retriever  # noqa: E402
 from ragline.providers.embeddings import create_embedder  # noqa: E402
 from ragline.stores.vectors import VectorIndex  # noqa: E402
-from tests.conftest import stored  # noqa: E402
+from tests.conftest import stored, wait_until  # noqa: E402
 
 COLLECTION = "bench-query"
 TOPICS = (
@@ -67,13 +75,60 @@ def timed(ask: Callable[[str], object], texts: list[str]) -> list[float]:
     return samples
 
 
+WRK_POST = 'wrk.method = "POST"\n'
+
+
+def wrk_requests_per_second(url: str, seconds: int, script: Path) -> float:
+    """Throughput of POST `url` under 50 connections; any non-2xx answer fails the benchmark."""
+    run = subprocess.run(
+        ["wrk", "-c50", "-t2", f"-d{seconds}s", "-s", str(script), url], capture_output=True, text=True, check=True
+    )
+    if "Non-2xx" in run.stdout:
+        raise SystemExit(f"wrk saw errors from {url}:\n{run.stdout}")
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", run.stdout).group(1))  # type: ignore[union-attr]
+
+
+def enqueue_throughput(stack: LocalStack, seconds: int, work_dir: Path) -> tuple[float, float]:
+    """(API, bare endpoint) requests/s, each the mean of two runs taken in turn."""
+    script = work_dir / "post.lua"
+    script.write_text(WRK_POST)
+    port = free_port()
+    env = {**os.environ, "BARE_ENQUEUE_REDIS_URL": stack.redis_url}
+    bare = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "bench.bare_enqueue:app", "--port", str(port), "--no-access-log", "--log-level", "warning"],
+        cwd=REPO, env=env,
+    )
+    try:
+        wait_until(lambda: _answers(f"http://127.0.0.1:{port}/docs"), 60, "the bare endpoint to start")
+        api, baseline = [], []
+        for _ in range(2):
+            api.append(wrk_requests_per_second(f"{stack.api_url}/add/1/2", seconds, script))
+            baseline.append(wrk_requests_per_second(f"http://127.0.0.1:{port}/add/1/2", seconds, script))
+    finally:
+        bare.terminate()
+        bare.wait()
+    return statistics.mean(api), statistics.mean(baseline)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runtime", choices=("onnx-int8", "torch"), default="onnx-int8", help="local embedding runtime")
     parser.add_argument("--queries", type=int, default=100)
+    parser.add_argument("--enqueue-seconds", type=int, default=10, help="length of each wrk run")
     args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: apt-get install -y wrk (scripts/install-system-deps.sh does it)")
     # The stack inherits this environment; Settings() in this process reads it too.
     os.environ["RAGLINE_LOCAL_EMBEDDING_RUNTIME"] = args.runtime
+    # wrk enqueues far faster than the demo worker drains: admission control would answer 503.
+    os.environ["RAGLINE_MAX_QUEUE_LENGTH"] = str(10**9)
     os.environ["RAGLINE_MODEL_CACHE_DIR"] = str(Settings().model_cache_path.resolve())
     ports = StackPorts(api=free_port(), flower=free_port(), chroma=free_port(), redis=free_port())
     with tempfile.TemporaryDirectory() as data_dir, open(Path(data_dir) / "stack.log", "w") as log:
@@ -81,7 +136,7 @@ def main() -> None:
             ingest_through_service(api, COLLECTION, DEFAULT_PDFS[1].name, DEFAULT_PDFS[1].read_bytes())
 
             def ask(question: str) -> None:
-                response = api.post(f"/v1/collections/{COLLECTION}/query", json={"question": question})
+                response = api.post(f"/v1/collections/{COLLECTION}/query", json={"question": question, "retrieval": "vector"})
                 response.raise_for_status()
 
             timed(ask, questions(5))  # warm-up: model, lexical index, connections
@@ -107,6 +162,7 @@ def main() -> None:
             )
             timed(lambda q: answer_question(q, embedder, retriever, options), questions(5))
             in_process = timed(lambda q: answer_question(q, embedder, retriever, options), questions(args.queries))
+            api_enqueue, bare_enqueue = enqueue_throughput(stack, args.enqueue_seconds, Path(data_dir))
 
     print(f"embedding runtime: {settings.local_embedding_runtime}; {args.queries} questions per path; "
           f"{os.cpu_count()} cores, shared machine (noisy)")
@@ -116,6 +172,8 @@ def main() -> None:
         print(f"{name:<28} " + " ".join(f"{value:8.1f}" for value in percentiles(samples)))
     print(f"service / in-process p50: {statistics.median(service) / statistics.median(in_process):.2f} (target <= 1.5)")
     print(f"cached answer p50: {statistics.median(cached):.1f} ms (target < 5 ms)")
+    print(f"enqueue, req/s with 50 connections: API POST /add {api_enqueue:.0f}, bare FastAPI + Celery {bare_enqueue:.0f}; "
+          f"ratio {api_enqueue / bare_enqueue:.2f} (target >= 0.8)")
 
 
 if __name__ == "__main__":

@@ -56,10 +56,13 @@ def up(
     prometheus_port: int = StackPorts.prometheus,
     ui: Annotated[bool, typer.Option(help="Also serve the web UI.")] = True,
     ui_port: int = StackPorts.ui,
+    ingest_processes: Annotated[
+        int, typer.Option(min=1, help="Ingest worker processes; a long document's page ranges are embedded in parallel.")
+    ] = 1,
 ) -> None:
     """Run Redis, Chroma, the three workers, the API, the web UI and Flower until Ctrl-C or SIGTERM."""
     ports = StackPorts(api_port, flower_port, chroma_port, redis_port, prometheus=prometheus_port, ui=ui_port)
-    stack = _stack(data_dir, host, ports, redis_url, prometheus, with_ui=ui)
+    stack = _stack(data_dir, host, ports, redis_url, prometheus, with_ui=ui, ingest_processes=ingest_processes)
     with _running(stack):
         _print_urls(stack)
         _wait_for_signal(stack)
@@ -238,8 +241,24 @@ def ui(
 # ---- helpers ---------------------------------------------------------------------------------
 
 
-def _stack(data_dir: Path, host: str, ports: StackPorts, redis_url: str | None, prometheus: bool = False, with_ui: bool = False) -> LocalStack:
-    return LocalStack(data_dir=data_dir, ports=ports, redis_url=redis_url, host=host, with_prometheus=prometheus, with_ui=with_ui)
+def _stack(
+    data_dir: Path,
+    host: str,
+    ports: StackPorts,
+    redis_url: str | None,
+    prometheus: bool = False,
+    with_ui: bool = False,
+    ingest_processes: int = 1,
+) -> LocalStack:
+    return LocalStack(
+        data_dir=data_dir,
+        ports=ports,
+        redis_url=redis_url,
+        host=host,
+        with_prometheus=prometheus,
+        with_ui=with_ui,
+        ingest_processes=ingest_processes,
+    )
 
 
 class _running:

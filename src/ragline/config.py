@@ -68,6 +68,12 @@ class Settings(BaseSettings):
         description="Vectors kept per model and chunk text, so re-uploads embed only new chunks; 0: off.",
     )
     embedding_batch_size: int = Field(default=32, ge=1, le=1024)
+    ingest_pages_per_part: int = Field(
+        default=50,
+        ge=0,
+        description="A longer document is embedded in page ranges of this size, in parallel over every ingest "
+        "worker process (a Celery chord); 0: always in one task.",
+    )
     embeddings_base_url: str | None = None
     openai_embedding_model: str = "text-embedding-3-small"
     openai_api_key: SecretStr | None = Field(
@@ -103,7 +109,6 @@ class Settings(BaseSettings):
     job_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
     task_time_limit_seconds: int = Field(default=1800, ge=10, description="Hard limit of any task.")
     query_timeout_seconds: float = Field(default=30.0, gt=0, description="How long the API waits for an answer.")
-    worker_concurrency: int = Field(default=1, ge=1)
     api_keys: SecretStr | None = Field(
         default=None,
         description="Comma-separated KEY=TENANT pairs. Unset: no authentication, one tenant ('public').",

@@ -78,6 +78,7 @@ class LocalStack:
         with_flower: bool = True,
         with_ui: bool = False,
         with_prometheus: bool = False,
+        ingest_processes: int = 1,
         scrape_interval_seconds: float = 5.0,
         extra_env: dict[str, str] | None = None,
         log: TextIO = sys.stdout,
@@ -93,6 +94,8 @@ class LocalStack:
         self.ui_url = f"http://{host}:{ports.ui}" if with_ui else None
         self.prometheus_url = f"http://{host}:{ports.prometheus}" if with_prometheus else None
         self._with_flower = with_flower
+        # One model per process: each pool process embeds one page range of a long document at a time.
+        self._concurrency = {names.INGEST_QUEUE: ingest_processes, names.QUERY_QUEUE: 1, names.DEFAULT_QUEUE: 1}
         self._scrape_interval_seconds = scrape_interval_seconds
         self._extra_env = extra_env or {}
         self._log = log
@@ -216,7 +219,7 @@ class LocalStack:
                 Service(
                     f"{queue}-worker",
                     [python, "-m", "celery", "-A", f"ragline.worker.{queue}", "worker", "-Q", queue,
-                     "-n", f"{queue}@%h", "--concurrency", "1", "--prefetch-multiplier", "1",
+                     "-n", f"{queue}@%h", "--concurrency", str(self._concurrency[queue]), "--prefetch-multiplier", "1",
                      "--without-gossip", "--without-mingle", "-E", "--loglevel", "INFO"],
                     ready=lambda queue=queue: self._worker_ready(queue),
                     env={"RAGLINE_METRICS_PORT": str(metrics_port)},

@@ -13,8 +13,10 @@ import pytest
 from ragline.localstack import LocalStack
 from tests.conftest import REPO, running_stack
 
-# The service runs the int8 model here, so the tests cover it end to end, not only in-process.
-STACK_ENV = {"RAGLINE_LOCAL_EMBEDDING_RUNTIME": "onnx-int8"}
+# The service runs the int8 model here, so the tests cover it end to end, not only in-process; and
+# two ingest processes with short page ranges, so a 24-page article already fans out.
+STACK_ENV = {"RAGLINE_LOCAL_EMBEDDING_RUNTIME": "onnx-int8", "RAGLINE_INGEST_PAGES_PER_PART": "5"}
+INGEST_PROCESSES = 2
 _BUILD = "import sys; from pathlib import Path; from ragline.providers.onnx_minilm import build_model; print(build_model(Path(sys.argv[1])))"
 
 
@@ -38,7 +40,8 @@ def model_cache(model_builds: tuple[Path, list[str]]) -> Path:
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> Iterator[LocalStack]:
-    with running_stack("performance", tmp_path_factory.mktemp("stack"), extra_env=STACK_ENV | {"RAGLINE_MODEL_CACHE_DIR": str(model_cache)}) as running:
+    env = STACK_ENV | {"RAGLINE_MODEL_CACHE_DIR": str(model_cache)}
+    with running_stack("performance", tmp_path_factory.mktemp("stack"), env, ingest_processes=INGEST_PROCESSES) as running:
         yield running
 
 

@@ -31,3 +31,23 @@ def index_chunks(
         if on_batch is not None:
             on_batch(done)
     return done
+
+
+def page_parts(chunks: Sequence[Chunk], pages_per_part: int) -> list[tuple[int, int]]:
+    """Split `chunks` (in page order) into [start, stop) ranges that each cover at most
+    `pages_per_part` consecutive pages; 0 keeps them all in one range.
+
+    >>> page_parts([Chunk(1, 0, "a"), Chunk(1, 1, "b"), Chunk(2, 0, "c"), Chunk(5, 0, "d")], 2)
+    [(0, 3), (3, 4)]
+    """
+    if not chunks:
+        return []
+    if pages_per_part == 0:
+        return [(0, len(chunks))]
+    parts, start = [], 0
+    for position, chunk in enumerate(chunks):
+        if chunk.page - chunks[start].page >= pages_per_part:
+            parts.append((start, position))
+            start = position
+    parts.append((start, len(chunks)))
+    return parts

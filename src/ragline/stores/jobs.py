@@ -14,6 +14,8 @@ from ragline.stores import keys
 
 JobState = Literal["queued", "running", "done", "failed"]
 ACTIVE_STATES = ("queued", "running")
+# The field of a job's parts hash holding when its page ranges started (the others count chunks).
+PARTS_STARTED = "started"
 
 
 @dataclass
@@ -120,6 +122,32 @@ class JobStore:
             pipe.hdel(keys.job(job_id), "worker")
             pipe.execute()
 
+    def start_parts(self, job_id: str) -> None:
+        """Start counting this attempt's page ranges afresh, from now."""
+        parts_key = keys.job_parts(job_id)
+        with self._redis.pipeline() as pipe:
+            pipe.delete(parts_key)
+            pipe.hset(parts_key, PARTS_STARTED, str(time.time()))
+            pipe.expire(parts_key, self._ttl)
+            pipe.execute()
+
+    def parts_elapsed(self, job_id: str) -> float | None:
+        started = self._redis.hget(keys.job_parts(job_id), PARTS_STARTED)
+        return round(time.time() - float(started), 3) if started else None
+
+    def part_progress(self, job_id: str, start: int, stored: int, embedded: int) -> None:
+        """Record one page range's progress and set the job's totals to the sum over its ranges.
+
+        Per range, not an increment: a range run again after its worker died overwrites its own count.
+        """
+        parts_key = keys.job_parts(job_id)
+        with self._redis.pipeline() as pipe:
+            pipe.hset(parts_key, str(start), f"{stored} {embedded}")
+            pipe.hgetall(parts_key)
+            ranges = pipe.execute()[-1]
+        counts = [tuple(map(int, value.split())) for name, value in ranges.items() if name != PARTS_STARTED.encode()]
+        self.update(job_id, chunks_done=sum(c[0] for c in counts), chunks_embedded=sum(c[1] for c in counts))
+
     def advance(self, job_id: str, *, pages_done: int | None = None, chunks_done: int | None = None) -> None:
         self.update(job_id, pages_done=pages_done, chunks_done=chunks_done)
 
@@ -134,5 +162,6 @@ class JobStore:
     def _settle(self, job_id: str) -> None:
         with self._redis.pipeline() as pipe:
             pipe.hdel(keys.job(job_id), "worker")
+            pipe.delete(keys.job_parts(job_id))
             pipe.srem(keys.active_jobs(), job_id)
             pipe.execute()

@@ -37,6 +37,11 @@ def chunks(job_id: str) -> str:
     return f"{PREFIX}:chunks:{job_id}"
 
 
+def job_parts(job_id: str) -> str:
+    """Hash (TTL): chunk range start -> "stored embedded" of each page range a fanned-out ingest indexes."""
+    return f"{PREFIX}:parts:{job_id}"
+
+
 def document_file(collection: str, document_id: str) -> str:
     """String (no TTL): the original PDF of an indexed document, for page previews and downloads."""
     return f"{PREFIX}:file:{collection}:{document_id}"
@@ -59,6 +64,11 @@ def generation(collection: str) -> str:
 
 def answer_cache(collection: str, generation_value: int, digest: str) -> str:
     return f"{PREFIX}:cache:{collection}:{generation_value}:{digest}"
+
+
+def answer_in_flight(cache_key: str) -> str:
+    """String (TTL): the request id of the query computing this answer; askers of the same question wait for it."""
+    return f"{PREFIX}:inflight:{cache_key.removeprefix(PREFIX + ':')}"
 
 
 def rate(subject: str, window: int) -> str:

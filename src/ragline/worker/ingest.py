@@ -10,12 +10,12 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from celery import Task
+from celery import Task, chord
 from celery.signals import worker_process_init
 
 from ragline.errors import ErrorCode, RaglineError
 from ragline.pipeline.extract import iter_pages, open_pdf, require_text
-from ragline.pipeline.index import index_chunks
+from ragline.pipeline.index import index_chunks, page_parts
 from ragline.recovery import sweep
 from ragline.pipeline.split import Chunk, chunk_id, split_pages
 from ragline.providers.cached import CachedEmbedder
@@ -172,45 +172,96 @@ def text_splitter_task(self: Task, job_id: str) -> str:
 
 @app.task(name=names.VECTORSTORE_TASK, bind=True, base=IngestTask)
 def vectorstore_task(self: Task, job_id: str) -> str:
-    """Embed the chunks and upsert them into the collection under deterministic ids."""
+    """Embed the chunks and upsert them under deterministic ids: here for a short document; for a
+    long one, one task per page range, run in parallel by every ingest worker process (a chord).
+    """
     job = _load_job(job_id)
     with _stage(self, job, "index"):
-        chunks = runtime.artifacts.get_chunks(job_id)
-        if chunks is None:
-            raise RaglineError(ErrorCode.INTERNAL, "the split chunks expired before indexing")
-        embedder = CachedEmbedder(runtime.embedder, EmbeddingCache(runtime.redis, runtime.settings.embedding_cache_ttl_seconds))
-        annotate(chunks=len(chunks), model=embedder.name)
-        runtime.index.check_model(job.collection, embedder.name)
-        stored = 0
-
-        def store(batch: tuple[Sequence[Chunk], list[list[float]]]) -> None:
-            nonlocal stored
-            records = [ChunkRecord.of(job.document_id, job.filename, chunk) for chunk in batch[0]]
-            runtime.index.upsert(job.collection, embedder.name, records, batch[1])
-            stored += len(records)
-            runtime.jobs.update(job_id, chunks_done=stored, chunks_embedded=embedder.embedded)
-
-        # Upserts run behind the model, which embeds the next batch meanwhile; chunks_done counts stored ones.
-        with BackgroundWriter(store) as writer:
-            index_chunks(
-                chunks,
-                embed=embedder.embed_documents,
-                store=lambda batch, vectors: writer.submit((batch, vectors)),
-                batch_size=runtime.settings.embedding_batch_size,
-            )
-        runtime.jobs.update(job_id, chunks_embedded=embedder.embedded)
-        annotate(chunks_embedded=embedder.embedded)
-        # Chunks left from an earlier ingest with other split settings would otherwise linger.
-        current = {chunk_id(job.document_id, chunk) for chunk in chunks}
-        stale = [cid for cid in runtime.index.chunk_ids(job.collection, job.document_id) if cid not in current]
-        runtime.index.delete_chunks(job.collection, stale)
-    pages_total = runtime.jobs.get(job_id).pages_total  # type: ignore[union-attr]
-    runtime.documents.update(job.collection, job.document_id, state="done", pages=pages_total, chunks=len(chunks))
-    runtime.documents.bump_generation(job.collection)
-    runtime.artifacts.keep_file(job_id, job.collection, job.document_id)
-    runtime.artifacts.discard(job_id)
-    runtime.jobs.finish(job_id)
-    record_ingest_done(pages_total, len(chunks))
-    logger.info("ingest done job_id=%s document_id=%s chunks=%s", job_id, job.document_id, len(chunks))
+        chunks = _stored_chunks(job_id)
+        runtime.index.check_model(job.collection, runtime.embedder.name)
+        runtime.jobs.start_parts(job_id)
+        parts = page_parts(chunks, runtime.settings.ingest_pages_per_part)
+        annotate(chunks=len(chunks), parts=len(parts))
+        if len(parts) > 1:
+            chord(index_part_task.si(job_id, start, stop) for start, stop in parts)(finish_ingest_task.si(job_id))
+            return job_id
+        for start, stop in parts:
+            _index_range(job, chunks, start, stop)
+    _finish(job, chunks)
     return job_id
 
+
+@app.task(name=names.INDEX_PART_TASK, bind=True, base=IngestTask)
+def index_part_task(self: Task, job_id: str, start: int, stop: int) -> int:
+    """Embed and upsert one page range of a fanned-out document: chunks[start:stop]."""
+    job = _load_job(job_id)
+    if job.state != "running":
+        return 0  # a late redelivery after the job was re-sent, finished or failed
+    with _stage(self, job, "index"):
+        _index_range(job, _stored_chunks(job_id), start, stop)
+    # A range still writing when another range failed the job must not leave its chunks behind.
+    if runtime.jobs.get(job_id).state == "failed":  # type: ignore[union-attr]
+        purge_document_task.delay(job.collection, job.document_id)
+    return stop - start
+
+
+@app.task(name=names.FINISH_INGEST_TASK, bind=True, base=IngestTask)
+def finish_ingest_task(self: Task, job_id: str) -> str:
+    """The chord's end: every page range is stored, so the document is."""
+    job = _load_job(job_id)
+    if job.state != "running":
+        return job_id
+    with _stage(self, job, "finish"):
+        chunks = _stored_chunks(job_id)
+    _finish(job, chunks)
+    return job_id
+
+
+def _stored_chunks(job_id: str) -> list[Chunk]:
+    chunks = runtime.artifacts.get_chunks(job_id)
+    if chunks is None:
+        raise RaglineError(ErrorCode.INTERNAL, "the split chunks expired before indexing")
+    return chunks
+
+
+def _index_range(job: Job, chunks: Sequence[Chunk], start: int, stop: int) -> None:
+    """Embed chunks[start:stop] (cached vectors reused) and upsert them while the next batch embeds."""
+    embedder = CachedEmbedder(runtime.embedder, EmbeddingCache(runtime.redis, runtime.settings.embedding_cache_ttl_seconds))
+    annotate(first_page=chunks[start].page, last_page=chunks[stop - 1].page, model=embedder.name)
+    stored = 0
+
+    def store(batch: tuple[Sequence[Chunk], list[list[float]]]) -> None:
+        nonlocal stored
+        records = [ChunkRecord.of(job.document_id, job.filename, chunk) for chunk in batch[0]]
+        runtime.index.upsert(job.collection, embedder.name, records, batch[1])
+        stored += len(records)
+        runtime.jobs.part_progress(job.job_id, start, stored, embedder.embedded)
+
+    # Upserts run behind the model, which embeds the next batch meanwhile; chunks_done counts stored ones.
+    with BackgroundWriter(store) as writer:
+        index_chunks(
+            chunks[start:stop],
+            embed=embedder.embed_documents,
+            store=lambda batch, vectors: writer.submit((batch, vectors)),
+            batch_size=runtime.settings.embedding_batch_size,
+        )
+    annotate(chunks_embedded=embedder.embedded)
+
+
+def _finish(job: Job, chunks: Sequence[Chunk]) -> None:
+    """Drop chunks of an earlier ingest with other split settings, then mark the document done."""
+    current = {chunk_id(job.document_id, chunk) for chunk in chunks}
+    stale = [cid for cid in runtime.index.chunk_ids(job.collection, job.document_id) if cid not in current]
+    runtime.index.delete_chunks(job.collection, stale)
+    # All page ranges together, from the first embedding to the last upsert, wherever they ran.
+    if (elapsed := runtime.jobs.parts_elapsed(job.job_id)) is not None:
+        runtime.jobs.update(job.job_id, timings={"index": elapsed})
+    finished = runtime.jobs.get(job.job_id)
+    pages_total = finished.pages_total if finished else 0
+    runtime.documents.update(job.collection, job.document_id, state="done", pages=pages_total, chunks=len(chunks))
+    runtime.documents.bump_generation(job.collection)
+    runtime.artifacts.keep_file(job.job_id, job.collection, job.document_id)
+    runtime.artifacts.discard(job.job_id)
+    runtime.jobs.finish(job.job_id)
+    record_ingest_done(pages_total, len(chunks))
+    logger.info("ingest done job_id=%s document_id=%s chunks=%s", job.job_id, job.document_id, len(chunks))

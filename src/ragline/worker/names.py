@@ -10,6 +10,9 @@ PDF_READER_TASK = "pdf_reader_task"
 TEXT_SPLITTER_TASK = "text_splitter_task"
 VECTORSTORE_TASK = "vectorstore_task"
 PURGE_DOCUMENT_TASK = "purge_document_task"
+# A long document's vectorstore step fans out: one task per page range, then one that finishes the job.
+INDEX_PART_TASK = "index_part_task"
+FINISH_INGEST_TASK = "finish_ingest_task"
 QUERY_TASK = "query_task"
 ADD_NUMBERS_TASK = "add_numbers"
 DIVIDE_NUMBERS_TASK = "divide_numbers"
@@ -19,6 +22,8 @@ TASK_QUEUES = {
     TEXT_SPLITTER_TASK: INGEST_QUEUE,
     VECTORSTORE_TASK: INGEST_QUEUE,
     PURGE_DOCUMENT_TASK: INGEST_QUEUE,
+    INDEX_PART_TASK: INGEST_QUEUE,
+    FINISH_INGEST_TASK: INGEST_QUEUE,
     QUERY_TASK: QUERY_QUEUE,
     ADD_NUMBERS_TASK: DEFAULT_QUEUE,
     DIVIDE_NUMBERS_TASK: DEFAULT_QUEUE,
