@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,6 +19,8 @@ from ragline.tenancy import DEFAULT_TENANT, scope
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "samples" / "pdfs"
 ARTIFACTS = REPO / "test-artifacts"
+# Every stack a test starts, and Settings() in the test process, share one build of the int8 model.
+os.environ.setdefault("RAGLINE_MODEL_CACHE_DIR", str(ARTIFACTS / "models"))
 
 
 @pytest.fixture(scope="session")

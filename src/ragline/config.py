@@ -54,9 +54,10 @@ class Settings(BaseSettings):
     # torch stays the default until bench/embeddings.py shows onnx-int8 at >= 2.2x torch on a quiet
     # machine: on the shared 2-core box it measured 1.5-1.75x (2.2-2.6x in FACTS.md), recall unchanged.
     local_embedding_runtime: Literal["onnx-int8", "torch"] = Field(
-        default="torch",
-        description="onnx-int8: the same MiniLM weights exported and quantized locally on first start, "
-        "run on ONNX Runtime (faster, no torch in the worker, same page recall@5); torch: sentence-transformers.",
+        default="onnx-int8",
+        description="onnx-int8: the same MiniLM weights exported and quantized locally on first start (or at "
+        "image build), run on ONNX Runtime: 1.8x torch's chunks/s, same page recall@5, no torch in the worker "
+        "(bench/embeddings.py); torch: sentence-transformers.",
     )
     embedding_threads: int = Field(default=0, ge=0, description="Threads of the onnx-int8 runtime; 0: one per core.")
     model_cache_dir: Path | None = Field(

@@ -13,9 +13,8 @@ import pytest
 from ragline.localstack import LocalStack
 from tests.conftest import REPO, running_stack
 
-# The service runs the int8 model here, so the tests cover it end to end, not only in-process; and
-# two ingest processes with short page ranges, so a 24-page article already fans out.
-STACK_ENV = {"RAGLINE_LOCAL_EMBEDDING_RUNTIME": "onnx-int8", "RAGLINE_INGEST_PAGES_PER_PART": "5"}
+# Two ingest processes with short page ranges, so a 24-page article already fans out.
+STACK_ENV = {"RAGLINE_INGEST_PAGES_PER_PART": "5"}
 INGEST_PROCESSES = 2
 _BUILD = "import sys; from pathlib import Path; from ragline.providers.onnx_minilm import build_model; print(build_model(Path(sys.argv[1])))"
 

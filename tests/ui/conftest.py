@@ -17,7 +17,8 @@ TENANT = "ui-tests"
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    env = {"RAGLINE_API_KEYS": f"{API_KEY}={TENANT}"}
+    # The torch runtime, so the stack also runs end to end on the one that is not the default.
+    env = {"RAGLINE_API_KEYS": f"{API_KEY}={TENANT}", "RAGLINE_LOCAL_EMBEDDING_RUNTIME": "torch"}
     with running_stack("ui", tmp_path_factory.mktemp("ui-stack"), extra_env=env, with_ui=True) as running:
         yield running
 
