@@ -57,15 +57,16 @@ end
 """
 
 
-def service_rss(stack: LocalStack) -> dict[str, float]:
-    """Resident memory in MiB of each service, its pool children included."""
+def service_memory(stack: LocalStack) -> dict[str, float]:
+    """Proportional set size in MiB of each service, its pool children included (pages a child
+    shares with its parent since the fork count once, not once per process)."""
     sizes = {}
     for service in stack.services:
         if service.process is None or service.name in ("redis", "chroma"):
             continue
         tree = psutil.Process(service.process.pid)
         processes = [tree, *tree.children(recursive=True)]
-        sizes[service.name] = sum(p.memory_info().rss for p in processes if p.is_running()) / 2**20
+        sizes[service.name] = sum(p.memory_full_info().pss for p in processes if p.is_running()) / 2**20
     return sizes
 
 
@@ -94,7 +95,7 @@ def main() -> None:
             with httpx.Client(base_url=stack.api_url, timeout=120) as api:
                 job = wait_for_job(api, upload(api, "load", SAMPLE.name, SAMPLE.read_bytes()).json()["job_id"])
                 assert job["state"] == "done", job
-            memory_before = service_rss(stack)
+            memory_before = service_memory(stack)
 
             script = Path(data_dir) / "query.lua"
             script.write_text(WRK_SCRIPT % ", ".join(json.dumps(q) for q in QUESTIONS))
@@ -109,7 +110,7 @@ def main() -> None:
             finally:
                 stop.set()
                 uploader.join()
-            memory_after = service_rss(stack)
+            memory_after = service_memory(stack)
 
     match = re.search(r"RESULT (\d+) (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)", run.stdout)
     if match is None:
@@ -119,7 +120,7 @@ def main() -> None:
     print(f"queries: {requests} in {duration_us / 1e6:.1f} s = {requests / (duration_us / 1e6):.1f} req/s with {args.connections} connections")
     print(f"latency ms: p50 {p50 / 1000:.1f}  p95 {p95 / 1000:.1f}  p99 {p99 / 1000:.1f}")
     print(f"errors: socket {socket_errors}, non-2xx {status_errors}; background uploads {len(upload_statuses)}, refused {len(failed_uploads)}")
-    print("memory MiB (before -> after):")
+    print("memory (PSS) MiB, before -> after:")
     for name in memory_before:
         print(f"  {name:<15} {memory_before[name]:8.1f} -> {memory_after.get(name, 0):8.1f}")
     if socket_errors or status_errors or failed_uploads:

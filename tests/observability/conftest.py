@@ -29,6 +29,8 @@ _PREFIXED = re.compile(r"^\s*(?P<service>[\w-]+) \| (?P<line>.*)$")
 class Traffic:
     upload_trace_id: str
     job: dict
+    # A one-page table ingested into the same collection after the article.
+    second_job: dict
     failed_trace_id: str
     failed_job: dict
     query: httpx.Response
@@ -80,6 +82,12 @@ def traffic(stack: LocalStack, api: httpx.Client, samples: Path) -> Traffic:
     job = wait_for_job(api, uploaded.json()["job_id"])
     failed_job = wait_for_job(api, failed.json()["job_id"])
     assert (job["state"], failed_job["state"]) == ("done", "failed")
+    # As for the answers below: a second ingest once Prometheus holds the first one's series, so
+    # rate() sees ingest work even when one ingest finishes between two scrapes.
+    _wait_for_prometheus(stack, 'ragline_vector_store_duration_seconds_count{operation="upsert"}')
+    more = upload(api, "world", "nics.pdf", (samples / "fbi_nics_checks_2015_11_table.pdf").read_bytes())
+    second_job = wait_for_job(api, more.json()["job_id"])
+    assert second_job["state"] == "done"
 
     query = api.post("/v1/collections/world/query", json={"question": QUESTION})
     # rate() sees no increase in a series whose first sample already counts the event: let Prometheus
@@ -92,6 +100,7 @@ def traffic(stack: LocalStack, api: httpx.Client, samples: Path) -> Traffic:
     return Traffic(
         upload_trace_id=uploaded.headers["x-trace-id"],
         job=job,
+        second_job=second_job,
         failed_trace_id=failed.headers["x-trace-id"],
         failed_job=failed_job,
         query=query,

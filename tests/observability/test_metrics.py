@@ -32,19 +32,21 @@ def test_promtool_accepts_the_exposition(stack: LocalStack, traffic: Traffic, se
 
 def test_ingest_worker_counts_what_was_ingested_and_why_a_job_failed(stack: LocalStack, traffic: Traffic) -> None:
     samples = scrape(stack.metrics_urls()["ingest-worker"])
-    chunks = traffic.job["progress"]["chunks_total"]
-    assert value(samples, "ragline_ingested_pages_total") == 24
-    assert value(samples, "ragline_ingested_chunks_total") == chunks
-    assert value(samples, "ragline_ingest_jobs_total", outcome="done") == 1
+    jobs = (traffic.job, traffic.second_job)
+    pages = sum(job["progress"]["pages_total"] for job in jobs)
+    assert pages == 25
+    assert value(samples, "ragline_ingested_pages_total") == pages
+    assert value(samples, "ragline_ingested_chunks_total") == sum(job["progress"]["chunks_total"] for job in jobs)
+    assert value(samples, "ragline_ingest_jobs_total", outcome="done") == 2
     assert value(samples, "ragline_ingest_jobs_total", outcome="failed") == 1
     assert value(samples, "ragline_ingest_failures_total", reason="encrypted_pdf") == 1
-    # Both uploads were extracted; only the readable one went on.
+    # All three uploads were extracted; only the readable ones went on.
     stage_counts = {stage: value(samples, "ragline_ingest_stage_duration_seconds_count", stage=stage) for stage in ("extract", "split", "index")}
-    assert stage_counts == {"extract": 2, "split": 1, "index": 1}
-    assert value(samples, "ragline_task_duration_seconds_count", task="pdf_reader_task", outcome="success") == 1
+    assert stage_counts == {"extract": 3, "split": 2, "index": 2}
+    assert value(samples, "ragline_task_duration_seconds_count", task="pdf_reader_task", outcome="success") == 2
     assert value(samples, "ragline_task_duration_seconds_count", task="pdf_reader_task", outcome="failure") == 1
-    assert value(samples, "ragline_task_duration_seconds_count", task="vectorstore_task", outcome="success") == 1
-    batches = math.ceil(chunks / Settings().embedding_batch_size)
+    assert value(samples, "ragline_task_duration_seconds_count", task="vectorstore_task", outcome="success") == 2
+    batches = sum(math.ceil(job["progress"]["chunks_total"] / Settings().embedding_batch_size) for job in jobs)
     assert value(samples, "ragline_model_call_duration_seconds_count", operation="embed_documents") == batches
     assert value(samples, "ragline_vector_store_duration_seconds_count", operation="upsert") == batches
     assert value(samples, "ragline_worker_processes", queue="ingest") == 1
@@ -70,7 +72,7 @@ def test_api_measures_routes_cache_and_queues(stack: LocalStack, traffic: Traffi
     count = "ragline_http_request_duration_seconds_count"
     assert value(samples, count, method="POST", route=QUERY_ROUTE, status="200") == 2
     assert value(samples, count, method="GET", route="/v1/jobs/{job_id}", status="404") == 1
-    assert value(samples, count, method="POST", route="/v1/collections/{collection}/documents", status="202") == 2
+    assert value(samples, count, method="POST", route="/v1/collections/{collection}/documents", status="202") == 3
     routes = {s.labels.get("route") for s in samples if s.name == count}
     assert not routes & {"/healthz", "/readyz", "/metrics"}, "probes and scrapes are not counted"
     assert not any("world" in route for route in routes if route), "routes are templates, never raw paths"

