@@ -11,7 +11,7 @@ Starts a local stack on free ports, ingests the world population article, then
   3. service, cached: one question asked --queries times after a first answer;
   4. enqueue throughput with wrk (50 connections): the API's POST /add/{x}/{y} against
      bench/bare_enqueue.py, a FastAPI endpoint that only sends the same Celery task to the same Redis,
-     alternating twice so both see the same machine.
+     alternating three times so both see the same machine (medians), with the queue's worker paused.
 Prints p50/p95/p99 per path and the ratios with their targets (service p50 <= 1.5x in-process;
 cached p50 under 5 ms at the client; enqueue throughput >= 0.8x the bare endpoint's). Both query
 paths retrieve by vectors only (the in-process one has no BM25 index). The machine is shared:
@@ -44,6 +44,8 @@ from ragline.pipeline.query import QueryOptions, answer_question  # noqa: E402
 from ragline.pipeline.retrieve import Retriever  # noqa: E402
 from ragline.providers.embeddings import create_embedder  # noqa: E402
 from ragline.stores.vectors import VectorIndex  # noqa: E402
+from ragline.worker import names  # noqa: E402
+from ragline.worker.celery_app import make_celery  # noqa: E402
 from tests.conftest import stored, wait_until  # noqa: E402
 
 COLLECTION = "bench-query"
@@ -89,7 +91,11 @@ def wrk_requests_per_second(url: str, seconds: int, script: Path) -> float:
 
 
 def enqueue_throughput(stack: LocalStack, seconds: int, work_dir: Path) -> tuple[float, float]:
-    """(API, bare endpoint) requests/s, each the mean of two runs taken in turn."""
+    """(API, bare endpoint) requests/s, each the median of three runs taken in turn.
+
+    The default worker stops consuming meanwhile: draining the tasks would take CPU from both
+    endpoints, by however many tasks the previous run left.
+    """
     script = work_dir / "post.lua"
     script.write_text(WRK_POST)
     port = free_port()
@@ -98,16 +104,19 @@ def enqueue_throughput(stack: LocalStack, seconds: int, work_dir: Path) -> tuple
         [sys.executable, "-m", "uvicorn", "bench.bare_enqueue:app", "--port", str(port), "--no-access-log", "--log-level", "warning"],
         cwd=REPO, env=env,
     )
+    control = make_celery("bench", Settings(redis_url=stack.redis_url)).control
+    workers = [node for reply in control.ping(timeout=2) for node in reply if node.startswith(f"{names.DEFAULT_QUEUE}@")]
+    control.cancel_consumer(names.DEFAULT_QUEUE, destination=workers, reply=True, timeout=5)
     try:
         wait_until(lambda: _answers(f"http://127.0.0.1:{port}/docs"), 60, "the bare endpoint to start")
         api, baseline = [], []
-        for _ in range(2):
+        for _ in range(3):
             api.append(wrk_requests_per_second(f"{stack.api_url}/add/1/2", seconds, script))
             baseline.append(wrk_requests_per_second(f"http://127.0.0.1:{port}/add/1/2", seconds, script))
     finally:
         bare.terminate()
         bare.wait()
-    return statistics.mean(api), statistics.mean(baseline)
+    return statistics.median(api), statistics.median(baseline)
 
 
 def _answers(url: str) -> bool:
