@@ -39,7 +39,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.ingest import DEFAULT_PDFS, ingest_through_service  # noqa: E402
 from ragline.config import Settings  # noqa: E402
-from ragline.localstack import LocalStack, StackPorts, free_port  # noqa: E402
+from ragline.localstack import LocalStack, StackPorts, free_port, http_ok  # noqa: E402
 from ragline.pipeline.query import QueryOptions, answer_question  # noqa: E402
 from ragline.pipeline.retrieve import Retriever  # noqa: E402
 from ragline.providers.embeddings import create_embedder  # noqa: E402
@@ -108,7 +108,7 @@ def enqueue_throughput(stack: LocalStack, seconds: int, work_dir: Path) -> tuple
     workers = [node for reply in control.ping(timeout=2) for node in reply if node.startswith(f"{names.DEFAULT_QUEUE}@")]
     control.cancel_consumer(names.DEFAULT_QUEUE, destination=workers, reply=True, timeout=5)
     try:
-        wait_until(lambda: _answers(f"http://127.0.0.1:{port}/docs"), 60, "the bare endpoint to start")
+        wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/docs"), 60, "the bare endpoint to start")
         api, baseline = [], []
         for _ in range(3):
             api.append(wrk_requests_per_second(f"{stack.api_url}/add/1/2", seconds, script))
@@ -117,13 +117,6 @@ def enqueue_throughput(stack: LocalStack, seconds: int, work_dir: Path) -> tuple
         bare.terminate()
         bare.wait()
     return statistics.median(api), statistics.median(baseline)
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def main() -> None:

@@ -51,8 +51,6 @@ class Settings(BaseSettings):
         description="auto: OpenAI-compatible when an API key or embeddings base URL is set, else local.",
     )
     local_embedding_model: Literal["all-MiniLM-L6-v2"] = LOCAL_EMBEDDING_MODEL
-    # torch stays the default until bench/embeddings.py shows onnx-int8 at >= 2.2x torch on a quiet
-    # machine: on the shared 2-core box it measured 1.5-1.75x (2.2-2.6x in FACTS.md), recall unchanged.
     local_embedding_runtime: Literal["onnx-int8", "torch"] = Field(
         default="onnx-int8",
         description="onnx-int8: the same MiniLM weights exported and quantized locally on first start (or at "

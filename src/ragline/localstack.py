@@ -206,7 +206,7 @@ class LocalStack:
             Service(
                 "chroma",
                 [chroma, "run", "--path", str(self.data_dir / "chroma"), "--host", self.host, "--port", str(self.ports.chroma)],
-                ready=lambda: _http_ok(f"{self.chroma_url}/api/v2/heartbeat"),
+                ready=lambda: http_ok(f"{self.chroma_url}/api/v2/heartbeat"),
                 port=self.ports.chroma,
                 # Its default logs several lines per HTTP request at INFO.
                 env={"RUST_LOG": os.environ.get("RUST_LOG", "warn")},
@@ -231,7 +231,7 @@ class LocalStack:
                 "api",
                 [python, "-m", "uvicorn", "ragline.api.app:create_app", "--factory",
                  "--host", self.host, "--port", str(self.ports.api), "--no-access-log"],
-                ready=lambda: _http_ok(f"{self.api_url}/healthz"),
+                ready=lambda: http_ok(f"{self.api_url}/healthz"),
                 port=self.ports.api,
                 metrics_url=f"{self.api_url}/metrics",
             )
@@ -241,7 +241,7 @@ class LocalStack:
                 Service(
                     "ui",
                     [python, "-m", "ragline.cli", "ui", "--host", self.host, "--port", str(self.ports.ui), "--api-url", self.api_url],
-                    ready=lambda: _http_ok(f"{self.ui_url}/healthz"),
+                    ready=lambda: http_ok(f"{self.ui_url}/healthz"),
                     port=self.ports.ui,
                 )
             )
@@ -251,7 +251,7 @@ class LocalStack:
                     "flower",
                     [python, "-m", "celery", "-A", "ragline.worker.default", "flower",
                      f"--port={self.ports.flower}", f"--address={self.host}"],
-                    ready=lambda: _http_ok(f"{self.flower_url}/healthcheck"),
+                    ready=lambda: http_ok(f"{self.flower_url}/healthcheck"),
                     port=self.ports.flower,
                     metrics_url=f"{self.flower_url}/metrics",
                 )
@@ -273,7 +273,7 @@ class LocalStack:
             "prometheus",
             [binary, f"--config.file={config}", f"--storage.tsdb.path={folder / 'data'}",
              f"--web.listen-address={self.host}:{self.ports.prometheus}", "--log.level=warn"],
-            ready=lambda: _http_ok(f"{self.prometheus_url}/-/ready"),
+            ready=lambda: http_ok(f"{self.prometheus_url}/-/ready"),
             port=self.ports.prometheus,
         )
 
@@ -347,7 +347,8 @@ def _close_output(service: Service) -> None:
         service.process.stdout.close()
 
 
-def _http_ok(url: str) -> bool:
+def http_ok(url: str) -> bool:
+    """Whether `url` answers 200 within a second."""
     try:
         return httpx.get(url, timeout=1.0).status_code == 200
     except httpx.HTTPError:

@@ -57,7 +57,7 @@ def test_query_worker_measures_the_question_it_answered(stack: LocalStack, traff
     # The second, identical question was answered from the cache by the API.
     assert value(samples, "ragline_task_duration_seconds_count", task="query_task", outcome="success") == 1
     assert value(samples, "ragline_model_call_duration_seconds_count", operation="embed_query") == 1
-    assert value(samples, "ragline_vector_store_duration_seconds_count", operation="query") >= 1
+    assert value(samples, "ragline_vector_store_duration_seconds_count", operation="query") == 1
     assert value(samples, "ragline_worker_processes", queue="query") == 1
 
 

@@ -6,14 +6,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from ragline.localstack import LocalStack, free_port
-from tests.conftest import ARTIFACTS
+from ragline.localstack import LocalStack, free_port, http_ok
+from tests.conftest import ARTIFACTS, wait_until
 from tests.ui.conftest import API_KEY
 
 START_TIMEOUT_SECONDS = 120
@@ -31,19 +30,16 @@ def keyed_ui(stack: LocalStack) -> Iterator[str]:
         )
         try:
             base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + START_TIMEOUT_SECONDS
-            while True:
-                assert process.poll() is None, "ragline ui exited early; see test-artifacts/logs/ui-keyed.log"
-                try:
-                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    assert time.monotonic() < deadline, "ragline ui did not start"
-                    time.sleep(0.5)
+            wait_until(lambda: _serving(process, f"{base}/healthz"), START_TIMEOUT_SECONDS, "ragline ui to start")
             yield base
         finally:
             process.terminate()
             process.wait(timeout=30)
+
+
+def _serving(process: subprocess.Popen, url: str) -> bool:
+    assert process.poll() is None, "ragline ui exited early; see test-artifacts/logs/ui-keyed.log"
+    return http_ok(url)
 
 
 def test_the_ui_is_served_under_its_path_prefix(keyed_ui: str) -> None:

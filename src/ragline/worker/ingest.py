@@ -187,7 +187,8 @@ def vectorstore_task(self: Task, job_id: str) -> str:
             return job_id
         for start, stop in parts:
             _index_range(job, chunks, start, stop)
-    _finish(job, chunks)
+        _drop_stale_chunks(job, chunks)
+    _mark_done(job, len(chunks))
     return job_id
 
 
@@ -213,7 +214,8 @@ def finish_ingest_task(self: Task, job_id: str) -> str:
         return job_id
     with _stage(self, job, "finish"):
         chunks = _stored_chunks(job_id)
-    _finish(job, chunks)
+        _drop_stale_chunks(job, chunks)
+    _mark_done(job, len(chunks))
     return job_id
 
 
@@ -248,20 +250,24 @@ def _index_range(job: Job, chunks: Sequence[Chunk], start: int, stop: int) -> No
     annotate(chunks_embedded=embedder.embedded)
 
 
-def _finish(job: Job, chunks: Sequence[Chunk]) -> None:
-    """Drop chunks of an earlier ingest with other split settings, then mark the document done."""
+def _drop_stale_chunks(job: Job, chunks: Sequence[Chunk]) -> None:
+    """Chunks left from an earlier ingest with other split settings would otherwise linger."""
     current = {chunk_id(job.document_id, chunk) for chunk in chunks}
     stale = [cid for cid in runtime.index.chunk_ids(job.collection, job.document_id) if cid not in current]
     runtime.index.delete_chunks(job.collection, stale)
+
+
+def _mark_done(job: Job, chunk_count: int) -> None:
+    """Every chunk is stored: the document answers questions from now on."""
     # All page ranges together, from the first embedding to the last upsert, wherever they ran.
     if (elapsed := runtime.jobs.parts_elapsed(job.job_id)) is not None:
         runtime.jobs.update(job.job_id, timings={"index": elapsed})
     finished = runtime.jobs.get(job.job_id)
     pages_total = finished.pages_total if finished else 0
-    runtime.documents.update(job.collection, job.document_id, state="done", pages=pages_total, chunks=len(chunks))
+    runtime.documents.update(job.collection, job.document_id, state="done", pages=pages_total, chunks=chunk_count)
     runtime.documents.bump_generation(job.collection)
     runtime.artifacts.keep_file(job.job_id, job.collection, job.document_id)
     runtime.artifacts.discard(job.job_id)
     runtime.jobs.finish(job.job_id)
-    record_ingest_done(pages_total, len(chunks))
-    logger.info("ingest done job_id=%s document_id=%s chunks=%s", job.job_id, job.document_id, len(chunks))
+    record_ingest_done(pages_total, chunk_count)
+    logger.info("ingest done job_id=%s document_id=%s chunks=%s", job.job_id, job.document_id, chunk_count)
