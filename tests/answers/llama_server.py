@@ -1,7 +1,9 @@
-"""A real OpenAI-compatible chat server: llama.cpp's server with SmolLM2-135M-Instruct from PyPI.
+"""A real OpenAI-compatible chat server: llama.cpp's server (the prebuilt xllamacpp wheel, nothing to
+compile) with SmolLM2-135M-Instruct from PyPI, in a process of its own.
 
 Used by the generative-answer tests and by bench/eval.py. The tests stop, pause (SIGSTOP: the
 socket still accepts, nothing answers, as a hung server does) and restart it on the same port.
+Run as a script, this file is that process: `python llama_server.py GGUF HOST PORT ALIAS N_CTX`.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -51,20 +54,17 @@ class LlamaServer:
         self.stop()
 
     def start(self) -> None:
-        argv = [
-            sys.executable, "-m", "llama_cpp.server", "--model", str(smollm2_gguf()), "--model_alias", MODEL_ALIAS,
-            "--host", self.host, "--port", str(self.port), "--n_ctx", str(CONTEXT_TOKENS),
-        ]
+        argv = [sys.executable, __file__, str(smollm2_gguf()), self.host, str(self.port), MODEL_ALIAS, str(CONTEXT_TOKENS)]
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("a") as log:
             self.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS
         while not self._ready():
             if self.process.poll() is not None:
-                raise RuntimeError(f"llama_cpp.server exited with {self.process.returncode}; see {self.log_path}")
+                raise RuntimeError(f"the llama.cpp server exited with {self.process.returncode}; see {self.log_path}")
             if time.monotonic() > deadline:
                 self.stop()
-                raise RuntimeError(f"llama_cpp.server was not ready after {READY_TIMEOUT_SECONDS:g} s; see {self.log_path}")
+                raise RuntimeError(f"the llama.cpp server was not ready after {READY_TIMEOUT_SECONDS:g} s; see {self.log_path}")
             time.sleep(0.25)
 
     def stop(self) -> None:
@@ -92,3 +92,25 @@ class LlamaServer:
             return httpx.get(f"{self.base_url}/models", timeout=1.0).status_code == 200
         except httpx.HTTPError:
             return False
+
+
+def serve(gguf: str, host: str, port: int, alias: str, context_tokens: int) -> None:
+    """llama.cpp's HTTP server in this process until SIGTERM."""
+    import xllamacpp
+
+    params = xllamacpp.CommonParams()
+    params.model.path = gguf
+    params.hostnames = [host]
+    params.port = port
+    params.model_alias = {alias}
+    params.n_ctx = context_tokens
+    server = xllamacpp.Server(params)  # serves on its own threads from here on
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    stopped.wait()
+    del server
+
+
+if __name__ == "__main__":
+    model, bind_host, bind_port, model_alias, n_ctx = sys.argv[1:]
+    serve(model, bind_host, int(bind_port), model_alias, int(n_ctx))
