@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, RedisDsn, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from ragline.tenancy import TENANT_PATTERN
 
@@ -125,6 +125,13 @@ class Settings(BaseSettings):
     worker_heartbeat_ttl_seconds: float = Field(
         default=15.0, gt=0, description="A worker silent for this long is considered gone."
     )
+    # A queue whose workers may scale to zero must take work with no worker alive: the queued task is
+    # what wakes KEDA. Only a kind that always runs (queries: a person waits for the answer) is refused.
+    require_live_worker_queues: Annotated[frozenset[Literal["ingest", "query", "default"]], NoDecode] = Field(
+        default=frozenset({"query"}),
+        description="Comma-separated queues whose work gets 503 no_worker at once while none of their workers is "
+        "alive; work for the other queues is queued and waits for a worker to start.",
+    )
     job_stall_seconds: float = Field(
         default=120.0, gt=0, description="A running job whose record has not changed for this long is sent again."
     )
@@ -140,6 +147,13 @@ class Settings(BaseSettings):
         if self.chunk_overlap >= self.chunk_size:
             raise ValueError("RAGLINE_CHUNK_OVERLAP must be smaller than RAGLINE_CHUNK_SIZE")
         return self
+
+    @field_validator("require_live_worker_queues", mode="before")
+    @classmethod
+    def _split_queues(cls, value: object) -> object:
+        if isinstance(value, str):
+            return frozenset(name.strip() for name in value.split(",") if name.strip())
+        return value
 
     @field_validator("api_keys")
     @classmethod

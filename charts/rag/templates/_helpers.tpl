@@ -179,6 +179,11 @@ Call with (dict "ctx" $ "service" "ragline-api").
   value: {{ include "rag.redisUrl" $ | quote }}
 - name: RAGLINE_CHROMA_URL
   value: {{ include "rag.chromaUrl" $ | quote }}
+{{- /* Questions are refused at once with no query worker alive, unless KEDA may scale that kind to zero:
+then the queued question is what wakes it. Uploads and demo tasks always queue. */}}
+{{- $queryAtZero := and $.Values.keda.enabled (eq (int $.Values.queryWorker.autoscaling.minReplicas) 0) }}
+- name: RAGLINE_REQUIRE_LIVE_WORKER_QUEUES
+  value: {{ ternary "" "query" $queryAtZero | quote }}
 {{- range $key, $value := $.Values.config }}
 {{- if ne (toString $value) "" }}
 - name: {{ printf "RAGLINE_%s" (upper $key) }}

@@ -47,6 +47,11 @@ class JobPublic(BaseModel):
     state: Literal["queued", "running", "done", "failed"]
     stage: str
     progress: JobProgress
+    waiting_for_worker: bool = Field(
+        default=False,
+        description="The job is queued or running but no ingest worker is alive: it goes on when one starts "
+        "(a worker kind scaled to zero, a rolling update or a crash restart).",
+    )
     error: str | None = Field(description="Why the job failed, in words.")
     error_code: str | None = Field(description="A stable code for the failure, e.g. encrypted_pdf.")
     timings: dict[str, float] = Field(description="Seconds per stage, and total once done.")

@@ -126,8 +126,8 @@ class RaglineService(Stores):
             raise RaglineError(ErrorCode.RATE_LIMITED, f"more than {limit} requests per minute", retry_after=retry_after)
 
     @cached_property
-    def _worker_seen_at(self) -> dict[str, float]:
-        """Queue -> when this process last found one of its workers alive (monotonic seconds)."""
+    def _worker_seen(self) -> dict[str, tuple[float, bool]]:
+        """Queue -> (when this process last asked Redis, whether one of its workers was alive then)."""
         return {}
 
     @cached_property
@@ -135,14 +135,22 @@ class RaglineService(Stores):
         """Queue -> (when its length was last read, that length plus the tasks admitted since)."""
         return {}
 
-    def _admit(self, queue: str) -> None:
-        """Refuse new work when nobody would run it or its queue is already long."""
+    def worker_alive(self, queue: str) -> bool:
+        """Whether a worker of `queue` sent a heartbeat lately."""
         now = time.monotonic()
         # Liveness moves at heartbeat pace (seconds): asking Redis once a second per queue is enough.
-        if now - self._worker_seen_at.get(queue, -math.inf) > RECHECK_SECONDS:
-            if not self.workers.alive(queue, self.settings.worker_heartbeat_ttl_seconds):
-                raise RaglineError(ErrorCode.NO_WORKER, f"no {queue} worker is running; start one and retry", retry_after=10)
-            self._worker_seen_at[queue] = now
+        asked_at, alive = self._worker_seen.get(queue, (-math.inf, False))
+        if now - asked_at > RECHECK_SECONDS:
+            alive = bool(self.workers.alive(queue, self.settings.worker_heartbeat_ttl_seconds))
+            self._worker_seen[queue] = (now, alive)
+        return alive
+
+    def _admit(self, queue: str) -> None:
+        """Refuse new work when its queue is already long, or when nobody would run it and its workers
+        never scale to zero (work for a kind at zero is queued: the task in the list is what wakes KEDA)."""
+        now = time.monotonic()
+        if queue in self.settings.require_live_worker_queues and not self.worker_alive(queue):
+            raise RaglineError(ErrorCode.NO_WORKER, f"no {queue} worker is running; start one and retry", retry_after=10)
         # A queue seen far below its limit a moment ago, plus what this process sent since, cannot be
         # full yet (other API replicas may add a second's worth): skip the LLEN, as costly as the send.
         limit = self.settings.max_queue_length
@@ -215,6 +223,9 @@ class RaglineService(Stores):
         if record is None or data is None:
             raise RaglineError(ErrorCode.NOT_FOUND, f"collection '{display(collection)}' has no indexed file for document {document_id}")
         return record, data
+
+    def waiting_for_worker(self, job: Job) -> bool:
+        return job.state in ACTIVE_STATES and not self.worker_alive(names.INGEST_QUEUE)
 
     def get_job(self, job_id: str, tenant: str) -> Job:
         job = self.jobs.get(job_id)

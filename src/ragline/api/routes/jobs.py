@@ -19,7 +19,8 @@ EVENT_POLL_SECONDS = 0.5
 
 @router.get("/{job_id}", response_model=JobPublic, responses={404: {"model": Problem}})
 def get_job(job_id: JobId, service: ServiceDep, principal: PrincipalDep) -> JobPublic:
-    return job_public(service.get_job(job_id, principal.tenant))
+    job = service.get_job(job_id, principal.tenant)
+    return job_public(job, service.waiting_for_worker(job))
 
 
 @router.get(
@@ -34,7 +35,8 @@ def job_events(job_id: JobId, service: ServiceDep, principal: PrincipalDep) -> S
     async def events() -> AsyncIterator[str]:
         job, last = first, ""
         while True:
-            payload = job_public(job).model_dump_json()
+            waiting = await run_in_threadpool(service.waiting_for_worker, job)
+            payload = job_public(job, waiting).model_dump_json()
             if payload != last:
                 event = job.state if job.state in ("done", "failed") else "progress"
                 yield f"event: {event}\ndata: {payload}\n\n"
@@ -47,7 +49,7 @@ def job_events(job_id: JobId, service: ServiceDep, principal: PrincipalDep) -> S
     return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
 
-def job_public(job: Job) -> JobPublic:
+def job_public(job: Job, waiting_for_worker: bool) -> JobPublic:
     timings = dict(job.timings)
     if job.finished_at is not None:
         timings["total"] = round(job.finished_at - job.created_at, 3)
@@ -65,6 +67,7 @@ def job_public(job: Job) -> JobPublic:
             chunks_total=job.chunks_total,
             chunks_embedded=job.chunks_embedded,
         ),
+        waiting_for_worker=waiting_for_worker,
         error=job.error,
         error_code=job.error_code,
         timings=timings,
