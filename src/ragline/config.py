@@ -58,6 +58,12 @@ class Settings(BaseSettings):
         "(bench/embeddings.py); torch: sentence-transformers.",
     )
     embedding_threads: int = Field(default=0, ge=0, description="Threads of the onnx-int8 runtime; 0: one per core.")
+    embedding_device: Literal["cpu", "cuda"] = Field(
+        default="cpu",
+        description="Device of the torch runtime: cuda runs MiniLM on the node's GPU (about 100x a 2-core CPU, "
+        "docs/scaling.md) and falls back to cpu, with a warning, when torch sees no GPU. Needs "
+        "RAGLINE_LOCAL_EMBEDDING_RUNTIME=torch.",
+    )
     model_cache_dir: Path | None = Field(
         default=None, description="Where locally built model files go; default: data_dir/models."
     )
@@ -146,6 +152,13 @@ class Settings(BaseSettings):
     def _overlap_below_size(self) -> Settings:
         if self.chunk_overlap >= self.chunk_size:
             raise ValueError("RAGLINE_CHUNK_OVERLAP must be smaller than RAGLINE_CHUNK_SIZE")
+        return self
+
+    @model_validator(mode="after")
+    def _device_needs_torch(self) -> Settings:
+        # The int8 runtime is ONNX Runtime on the CPU: a GPU asked for there would silently go unused.
+        if self.embedding_device != "cpu" and self.local_embedding_runtime != "torch":
+            raise ValueError("RAGLINE_EMBEDDING_DEVICE=cuda needs RAGLINE_LOCAL_EMBEDDING_RUNTIME=torch")
         return self
 
     @field_validator("require_live_worker_queues", mode="before")

