@@ -83,7 +83,33 @@ class Settings(BaseSettings):
         default=50,
         ge=0,
         description="A longer document is embedded in page ranges of this size, in parallel over every ingest "
-        "worker process (a Celery chord); 0: always in one task.",
+        "worker process (see ingest_parts_in_flight); 0: always in one task.",
+    )
+    ingest_chunks_per_part: int = Field(
+        default=500,
+        ge=0,
+        description="A page range holding more chunks than this is split further (within a page if need be), so "
+        "one huge page cannot hold an ingest worker for minutes; 0: no limit.",
+    )
+    ingest_parts_in_flight: int = Field(
+        default=4,
+        ge=0,
+        description="Page ranges of one document queued or running at once; each one that ends sends the next, so "
+        "another upload queued meanwhile waits for at most this many ranges; 0: all at once (no fairness).",
+    )
+    max_chunks_per_document: int = Field(
+        default=20_000,
+        ge=1,
+        description="A document that splits into more chunks fails with too_many_chunks before anything is stored.",
+    )
+    chroma_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="Longest wait for one Chroma request (connect: at most 5 s)."
+    )
+    flower_user: str = Field(default="admin", description="User name of Flower's basic auth in local mode.")
+    flower_password: SecretStr | None = Field(
+        default=None,
+        description="Password of Flower's basic auth in local mode; unset: generated at first start and kept in "
+        "data_dir/flower-password (mode 0600).",
     )
     embeddings_base_url: str | None = None
     openai_embedding_model: str = "text-embedding-3-small"

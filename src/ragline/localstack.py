@@ -29,6 +29,7 @@ import httpx
 import redis
 
 from ragline.config import Settings
+from ragline.flower_auth import local_flower_auth
 from ragline.worker import names
 from ragline.worker.celery_app import make_celery
 
@@ -246,6 +247,9 @@ class LocalStack:
                 )
             )
         if self._with_flower:
+            # Flower shows every tenant's tasks: it never runs without credentials (see flower_auth).
+            flower_auth = local_flower_auth(self.data_dir, self.env())
+            self._emit("flower", flower_auth.describe())
             planned.append(
                 Service(
                     "flower",
@@ -253,6 +257,7 @@ class LocalStack:
                      f"--port={self.ports.flower}", f"--address={self.host}"],
                     ready=lambda: http_ok(f"{self.flower_url}/healthcheck"),
                     port=self.ports.flower,
+                    env={"FLOWER_BASIC_AUTH": flower_auth.value},
                     metrics_url=f"{self.flower_url}/metrics",
                 )
             )

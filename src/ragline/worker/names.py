@@ -17,6 +17,13 @@ QUERY_TASK = "query_task"
 ADD_NUMBERS_TASK = "add_numbers"
 DIVIDE_NUMBERS_TASK = "divide_numbers"
 
+# Tasks whose arguments are ids and counts only, shown as they are in Flower and task events; every
+# other task's arguments (a question, chat history, a collection name) are shown as '<redacted>'.
+OPAQUE_ARGUMENT_TASKS = frozenset(
+    {PDF_READER_TASK, TEXT_SPLITTER_TASK, VECTORSTORE_TASK, INDEX_PART_TASK, FINISH_INGEST_TASK,
+     ADD_NUMBERS_TASK, DIVIDE_NUMBERS_TASK}
+)
+
 TASK_QUEUES = {
     PDF_READER_TASK: INGEST_QUEUE,
     TEXT_SPLITTER_TASK: INGEST_QUEUE,

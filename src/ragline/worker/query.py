@@ -90,7 +90,15 @@ def query_task(self: Task, collection: str, question: str, top_k: int, options: 
     except RaglineError as exc:
         payload = {"event": "error", "error": {"code": exc.code.code, "detail": exc.detail}}
     reply.push(payload)
-    return payload
+    return _outcome(payload)
+
+
+def _outcome(payload: dict) -> dict:
+    """What the task returns, for the result backend and Flower: how it went, never the question,
+    the answer or the cited text (the API reads those from the reply list)."""
+    if payload["event"] == "error":
+        return {"event": "error", "code": payload["error"]["code"]}
+    return {"event": payload["event"], "grounded": payload["grounded"], "mode": payload["mode"], "citations": len(payload["citations"])}
 
 
 class _Reply:
