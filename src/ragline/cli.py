@@ -9,16 +9,20 @@ from __future__ import annotations
 import json
 import signal
 import threading
+from contextlib import ExitStack
+from importlib import resources
 from pathlib import Path
 from typing import Annotated
 
 import httpx
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Column, Table
 
 from ragline.client import ApiError, RaglineClient
+from ragline.demo import DEMO_PDF, DEMO_QUESTION
 from ragline.localstack import LocalStack, StackError, StackPorts
 from ragline.ui.views import quotes_by_citation, snippet_of
 
@@ -29,9 +33,6 @@ EXIT_UNREACHABLE = 3
 MIN_ID_PREFIX = 6
 # Of each cited passage, around what the answer took from it.
 SNIPPET_CHARS = 120
-SAMPLES_DIR = Path(__file__).resolve().parents[2] / "samples" / "pdfs"
-DEMO_PDF = "world_population_wikipedia.pdf"
-DEMO_QUESTION = "What is the median age of human beings?"
 
 app = typer.Typer(help="ragline: ask questions of your PDFs, with page citations.", no_args_is_help=True)
 console = Console()
@@ -41,6 +42,10 @@ ApiUrl = Annotated[str, typer.Option(envvar="RAGLINE_API_URL", help="Base URL of
 ApiKey = Annotated[str | None, typer.Option(envvar="RAGLINE_API_KEY", help="Bearer key, when the API requires one.")]
 Collection = Annotated[str, typer.Option("--collection", "-c", help="Collection name.")]
 JsonOutput = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+Verbose = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Stream every service's log here too (they always go to DATA_DIR/logs/).")
+]
+RedisUrl = Annotated[str | None, typer.Option(envvar="RAGLINE_REDIS_URL", help="Use this Redis instead of starting one.")]
 
 
 @app.command()
@@ -51,7 +56,7 @@ def up(
     flower_port: int = StackPorts.flower,
     chroma_port: int = StackPorts.chroma,
     redis_port: int = StackPorts.redis,
-    redis_url: Annotated[str | None, typer.Option(envvar="RAGLINE_REDIS_URL", help="Use this Redis instead of starting one.")] = None,
+    redis_url: RedisUrl = None,
     prometheus: Annotated[bool, typer.Option(help="Also run Prometheus (Debian package), scraping every process.")] = False,
     prometheus_port: int = StackPorts.prometheus,
     ui: Annotated[bool, typer.Option(help="Also serve the web UI.")] = True,
@@ -59,13 +64,18 @@ def up(
     ingest_processes: Annotated[
         int, typer.Option(min=1, help="Ingest worker processes; a long document's page ranges are embedded in parallel.")
     ] = 1,
+    verbose: Verbose = False,
 ) -> None:
-    """Run Redis, Chroma, the three workers, the API, the web UI and Flower until Ctrl-C or SIGTERM."""
+    """Run Redis, Chroma, the three workers, the API, the web UI and Flower until Ctrl-C or SIGTERM.
+
+    A service that exits is restarted (1 s backoff, doubling to 30 s); one that keeps failing at once
+    is given up on, alone, with the end of its log.
+    """
     ports = StackPorts(api_port, flower_port, chroma_port, redis_port, prometheus=prometheus_port, ui=ui_port)
-    stack = _stack(data_dir, host, ports, redis_url, prometheus, with_ui=ui, ingest_processes=ingest_processes)
+    stack = _stack(data_dir, host, ports, redis_url, verbose, prometheus, with_ui=ui, ingest_processes=ingest_processes)
     with _running(stack):
         _print_urls(stack)
-        _wait_for_signal(stack)
+        _wait_for_signal()
 
 
 @app.command()
@@ -79,21 +89,30 @@ def demo(
     keep: Annotated[bool, typer.Option(help="Keep the stack (and the web UI) running after the answer, until Ctrl-C.")] = True,
     question: str = DEMO_QUESTION,
     ui_port: int = StackPorts.ui,
+    redis_url: RedisUrl = None,
+    verbose: Verbose = False,
 ) -> None:
     """Start the local stack, ingest a sample PDF, ask a question and print the cited answer."""
     ports = StackPorts(api_port, flower_port, chroma_port, redis_port, ui=ui_port)
     # The web UI is for whoever stays to use the stack; --no-keep stops right after the answer.
-    stack = _stack(data_dir, host, ports, None, with_ui=keep)
-    with _running(stack):
+    stack = _stack(data_dir, host, ports, redis_url, verbose, with_ui=keep)
+    with _running(stack), ExitStack() as files:
         client = RaglineClient(stack.api_url)
-        job = _ingest_with_progress(client, "demo", [SAMPLES_DIR / DEMO_PDF])[0]
+        # The PDF ships inside the package, so an installed wheel runs the demo as a checkout does.
+        pdf = files.enter_context(resources.as_file(resources.files("ragline.demo") / DEMO_PDF))
+        try:
+            job = _ingest_with_progress(client, "demo", [pdf], stack=stack)[0]
+        except StackError as exc:
+            errors.print(f"[red]error:[/] {escape(str(exc))}")
+            raise typer.Exit(EXIT_FAILED) from exc
         if job["state"] != "done":
+            errors.print(f"[red]the demo document did not ingest:[/] {job.get('error')}")
             raise typer.Exit(EXIT_FAILED)
         console.rule(f"[bold]Q: {question}")
         _print_answer(client.ask("demo", question))
         _print_urls(stack)
         if keep:
-            _wait_for_signal(stack)
+            _wait_for_signal()
 
 
 @app.command()
@@ -246,10 +265,12 @@ def _stack(
     host: str,
     ports: StackPorts,
     redis_url: str | None,
+    verbose: bool,
     prometheus: bool = False,
     with_ui: bool = False,
     ingest_processes: int = 1,
 ) -> LocalStack:
+    """A supervised stack: with --verbose its services' logs stream here, else only the stack's own news does."""
     return LocalStack(
         data_dir=data_dir,
         ports=ports,
@@ -258,7 +279,22 @@ def _stack(
         with_prometheus=prometheus,
         with_ui=with_ui,
         ingest_processes=ingest_processes,
+        log=console.file if verbose else None,
+        supervise=True,
+        on_event=None if verbose else _print_event,
     )
+
+
+def _print_event(name: str, message: str) -> None:
+    """One line per service start, exit, restart or give-up: the console of a stack that logs to files."""
+    if message.startswith("ready"):
+        mark = "[green]✓[/]"
+    elif "restarting in" in message:
+        mark = "[yellow]![/]"
+    else:
+        mark = "[red]✗[/]"
+    # Unwrapped: a log tail keeps its lines, and each notice stays one line for grep.
+    errors.print(f"{mark} {name} {escape(message)}", highlight=False, soft_wrap=True)
 
 
 class _running:
@@ -270,10 +306,11 @@ class _running:
     def __enter__(self) -> LocalStack:
         # SIGTERM must unwind like Ctrl-C so the children are stopped, not orphaned.
         signal.signal(signal.SIGTERM, _interrupt)
+        errors.print(f"Starting the local stack; each service logs to {self.stack.log_dir}/<service>.log", highlight=False)
         try:
             self.stack.start()
         except StackError as exc:
-            errors.print(f"[red]could not start the local stack:[/] {exc}")
+            errors.print(f"[red]could not start the local stack:[/] {escape(str(exc))}", highlight=False)
             raise typer.Exit(EXIT_UNREACHABLE) from exc
         return self.stack
 
@@ -287,29 +324,30 @@ def _interrupt(*_: object) -> None:
     raise KeyboardInterrupt
 
 
-def _wait_for_signal(stack: LocalStack) -> None:
+def _wait_for_signal() -> None:
+    """Until Ctrl-C or SIGTERM; the stack restarts whatever exits meanwhile."""
     console.print("[dim]Press Ctrl-C to stop.")
     stopped = threading.Event()
     while not stopped.wait(1.0):
-        dead = stack.dead_services()
-        if dead:
-            errors.print(f"[red]{', '.join(dead)} stopped unexpectedly; shutting down")
-            raise typer.Exit(EXIT_FAILED)
+        pass
 
 
 def _print_urls(stack: LocalStack) -> None:
+    console.print(f"Logs:     {stack.log_dir}/<service>.log")
     if stack.ui_url:
         console.print(f"Web UI:   {stack.ui_url}")
     console.print(f"API docs: {stack.api_url}/docs")
     if stack.flower_url:
-        console.print(f"Flower:   {stack.flower_url}")
+        console.print(f"Flower:   {stack.flower_url}" + (f" ({stack.flower_login})" if stack.flower_login else ""), highlight=False)
     for name, url in stack.metrics_urls().items():
         console.print(f"Metrics:  {url} ({name})")
     if stack.prometheus_url:
         console.print(f"Prometheus: {stack.prometheus_url}/targets")
 
 
-def _ingest_with_progress(client: RaglineClient, collection: str, paths: list[Path], quiet: bool = False) -> list[dict]:
+def _ingest_with_progress(
+    client: RaglineClient, collection: str, paths: list[Path], quiet: bool = False, stack: LocalStack | None = None
+) -> list[dict]:
     columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TextColumn("{task.fields[stage]}"), TimeElapsedColumn())
     with Progress(*columns, console=errors, disable=quiet) as progress:
         accepted = []
@@ -328,6 +366,8 @@ def _ingest_with_progress(client: RaglineClient, collection: str, paths: list[Pa
                 continue
 
             def update(job: dict, bar: int = bar) -> None:
+                if stack is not None and stack.given_up():
+                    raise StackError(f"{', '.join(stack.given_up())} keeps failing; see its log in {stack.log_dir}")
                 counts = job["progress"]
                 total = counts["pages_total"] + counts["chunks_total"]
                 stage = "[red]failed" if job["state"] == "failed" else job["stage"]

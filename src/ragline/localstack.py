@@ -2,9 +2,22 @@
 
 Redis (unless an external one is given), the Chroma server, one Celery worker per queue, the API,
 the web UI and Flower (each when asked) and, on request, a Prometheus scraping them all start in
-dependency order; each must answer its health check before the next starts. Every worker serves its metrics on a port of its own.
-Their output is prefixed with their name. Stopping sends SIGTERM to each process group (so no
-grandchild survives), waits, then kills what is left.
+waves: Redis and Chroma first, then everything that needs them, together; a wave must answer its
+health checks before the next starts. Every worker serves its metrics on a port of its own.
+
+Each service's output goes to `DATA_DIR/logs/<service>.log` (emptied at each start) and, when a
+`log` stream is given, to it as well, prefixed with the service's name.
+
+With `supervise=True` (what `ragline up` and `ragline demo` use) a child that exits is started
+again after a backoff, as a container runtime's restart policy would (RestartPolicy: 1 s, doubling
+up to 30 s, back to 1 s once it has stayed up for a minute). Work in flight is not lost: tasks are
+acknowledged late and a job whose worker vanished is sent again (see ragline.recovery). A child
+whose restarts keep ending within a minute, five in a row, is given up on, that one only, with its
+log tail: it is broken, not unlucky, and `restart(name)` tries again. Without supervision (the
+fault tests, which kill and restart services themselves) a dead child stays dead until `restart(name)`.
+
+Stopping sends SIGTERM to each process group (so no grandchild survives), dependents first, waits,
+then kills what is left.
 """
 
 from __future__ import annotations
@@ -36,10 +49,40 @@ from ragline.worker.celery_app import make_celery
 READY_TIMEOUT_SECONDS = 180.0
 STOP_TIMEOUT_SECONDS = 20.0
 LOG_TAIL_LINES = 40
+POLL_SECONDS = 0.25
+
+# What to do when `ragline up` cannot find a Redis to start.
+REDIS_MISSING = """redis-server is not installed, and the local stack needs a Redis. Either install it:
+  Debian/Ubuntu:     sudo apt-get install -y redis-server   (`make demo` does this)
+  macOS (Homebrew):  brew install redis
+  Fedora/RHEL:       sudo dnf install -y redis
+or use a Redis that is already running: RAGLINE_REDIS_URL=redis://HOST:6379/0 (or --redis-url)."""
+
+Event = Callable[[str, str], None]
 
 
 class StackError(RuntimeError):
     """The local stack could not start; the message says what to do about it."""
+
+
+@dataclass(frozen=True)
+class RestartPolicy:
+    """How a supervised stack restarts a child that exited.
+
+    Kubernetes' CrashLoopBackOff starts at 10 s and caps at 5 min; on a laptop the worker should be
+    back at once. The defaults give up after 1+2+4+8+16 s of backoff on a child that never stays up.
+    """
+
+    backoff_seconds: float = 1.0
+    max_backoff_seconds: float = 30.0
+    # Up this long, a child is healthy again: its next exit is restarted after the first backoff.
+    stable_seconds: float = 60.0
+    # Exits in a row, each within stable_seconds of a start, after which a child is given up on.
+    max_fast_failures: int = 5
+
+    def delay(self, fast_failures: int) -> float:
+        """The wait before the restart that follows the `fast_failures`-th quick exit in a row."""
+        return min(self.backoff_seconds * 2 ** (fast_failures - 1), self.max_backoff_seconds)
 
 
 @dataclass(frozen=True)
@@ -62,9 +105,19 @@ class Service:
     env: dict[str, str] = field(default_factory=dict)
     # Its Prometheus endpoint, when it has one.
     metrics_url: str | None = None
+    # Services of one wave start together, once every service of the waves before is ready.
+    wave: int = 0
+    log_path: Path | None = None
     process: subprocess.Popen | None = None
     pump: threading.Thread | None = None
     log_tail: deque[str] = field(default_factory=lambda: deque(maxlen=LOG_TAIL_LINES))
+    # Supervision: restarts so far, exits in a row that came soon after a start, when it last started.
+    restarts: int = 0
+    fast_failures: int = 0
+    started_at: float = 0.0
+    given_up: bool = False
+    watcher: threading.Thread | None = None
+    lock: threading.RLock = field(default_factory=threading.RLock)
 
 
 class LocalStack:
@@ -82,9 +135,13 @@ class LocalStack:
         ingest_processes: int = 1,
         scrape_interval_seconds: float = 5.0,
         extra_env: dict[str, str] | None = None,
-        log: TextIO = sys.stdout,
+        log: TextIO | None = sys.stdout,
+        supervise: bool = False,
+        restart_policy: RestartPolicy = RestartPolicy(),
+        on_event: Event | None = None,
     ) -> None:
         self.data_dir = data_dir.resolve()
+        self.log_dir = self.data_dir / "logs"
         self.ports = ports
         self.host = host
         self.external_redis = redis_url is not None
@@ -92,15 +149,22 @@ class LocalStack:
         self.chroma_url = f"http://{host}:{ports.chroma}"
         self.api_url = f"http://{host}:{ports.api}"
         self.flower_url = f"http://{host}:{ports.flower}" if with_flower else None
+        # How to log in to Flower (its basic auth), once the stack has started.
+        self.flower_login: str | None = None
         self.ui_url = f"http://{host}:{ports.ui}" if with_ui else None
         self.prometheus_url = f"http://{host}:{ports.prometheus}" if with_prometheus else None
+        self.supervise = supervise
+        self.restart_policy = restart_policy
         self._with_flower = with_flower
         # One model per process: each pool process embeds one page range of a long document at a time.
         self._concurrency = {names.INGEST_QUEUE: ingest_processes, names.QUERY_QUEUE: 1, names.DEFAULT_QUEUE: 1}
         self._scrape_interval_seconds = scrape_interval_seconds
         self._extra_env = extra_env or {}
         self._log = log
+        self._on_event = on_event
         self._log_lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._pings = _PingCache(self.redis_url)
         self.services: list[Service] = []
 
     # ---- lifecycle -------------------------------------------------------------------------
@@ -114,34 +178,43 @@ class LocalStack:
 
     def start(self) -> None:
         (self.data_dir / "pdfs").mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._stopping.clear()
         planned = self._plan()
         for service in planned:
             if service.port is not None:
                 _require_free_port(self.host, service.port, service.name)
         try:
-            for service in planned:
-                self._spawn(service)
-                self._wait_ready(service)
+            for wave in sorted({service.wave for service in planned}):
+                members = [service for service in planned if service.wave == wave]
+                for service in members:
+                    service.log_path = self.log_dir / f"{service.name}.log"
+                    service.log_path.write_text("")
+                    self.services.append(service)
+                    self._spawn(service)
+                self._wait_ready(members)
         except BaseException:
             self.stop()
             raise
+        if self.supervise:
+            for service in self.services:
+                self._watch(service)
 
     def stop(self) -> None:
-        for service in reversed(self.services):
-            if service.process is not None and service.process.poll() is None:
-                _signal_group(service.process, signal.SIGTERM)
-        deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
-        for service in reversed(self.services):
-            if service.process is None:
-                continue
-            try:
-                service.process.wait(timeout=max(deadline - time.monotonic(), 0.1))
-            except subprocess.TimeoutExpired:
-                self._emit(service.name, "did not stop in time; killing it")
-            # Whatever the leader did, no process of its group may outlive the stack.
-            _signal_group(service.process, signal.SIGKILL)
-            service.process.wait()
-            _close_output(service)
+        self._stopping.set()
+        for wave in sorted({service.wave for service in self.services}, reverse=True):
+            members = [service for service in self.services if service.wave == wave]
+            for service in members:
+                # A supervisor in the middle of a restart finishes spawning before the signal.
+                with service.lock:
+                    if service.process is not None and service.process.poll() is None:
+                        _signal_group(service.process, signal.SIGTERM)
+            deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+            for service in members:
+                self._reap(service, deadline)
+        for service in self.services:
+            if service.watcher is not None:
+                service.watcher.join(timeout=5)
         self.services.clear()
 
     def service(self, name: str) -> Service:
@@ -152,17 +225,26 @@ class LocalStack:
         return {s.name: s.metrics_url for s in self.services if s.metrics_url is not None}
 
     def dead_services(self) -> list[str]:
+        """Services whose process has exited and is not (yet) running again."""
         return [s.name for s in self.services if s.process is not None and s.process.poll() is not None]
 
+    def given_up(self) -> list[str]:
+        """Supervised services that kept failing right after their start and are no longer restarted."""
+        return [s.name for s in self.services if s.given_up]
+
     def restart(self, name: str) -> None:
-        """Start one service again after it stopped or was killed (used by fault tests)."""
+        """Start one service again now, after it stopped or was killed (fault tests; a given-up service)."""
         service = self.service(name)
-        if service.process is not None and service.process.poll() is None:
-            raise StackError(f"{name} is still running")
-        _close_output(service)
-        self.services.remove(service)
-        self._spawn(service)
-        self._wait_ready(service)
+        with service.lock:
+            if service.process is not None and service.process.poll() is None:
+                raise StackError(f"{name} is still running")
+            self._reap(service, time.monotonic())
+            service.given_up = False
+            service.fast_failures = 0
+            self._spawn(service)
+            self._wait_ready([service])
+        if self.supervise and (service.watcher is None or not service.watcher.is_alive()):
+            self._watch(service)
 
     # ---- plan ------------------------------------------------------------------------------
 
@@ -184,10 +266,7 @@ class LocalStack:
         if not self.external_redis:
             redis_server = shutil.which("redis-server")
             if redis_server is None:
-                raise StackError(
-                    "redis-server is not installed: `sudo apt-get install -y redis-server` "
-                    "(make demo does this), or point RAGLINE_REDIS_URL at a running Redis"
-                )
+                raise StackError(REDIS_MISSING)
             redis_dir = self.data_dir / "redis"
             redis_dir.mkdir(parents=True, exist_ok=True)
             planned.append(
@@ -213,6 +292,7 @@ class LocalStack:
                 env={"RUST_LOG": os.environ.get("RUST_LOG", "warn")},
             )
         )
+        # Everything below needs Redis (and the workers and the API Chroma), nothing needs another of them.
         for queue in names.QUEUES:
             # Three workers on one machine: each needs a metrics port of its own.
             metrics_port = free_port(self.host)
@@ -222,9 +302,10 @@ class LocalStack:
                     [python, "-m", "celery", "-A", f"ragline.worker.{queue}", "worker", "-Q", queue,
                      "-n", f"{queue}@%h", "--concurrency", str(self._concurrency[queue]), "--prefetch-multiplier", "1",
                      "--without-gossip", "--without-mingle", "-E", "--loglevel", "INFO"],
-                    ready=lambda queue=queue: self._worker_ready(queue),
+                    ready=lambda queue=queue: self._pings.answers(f"{queue}@"),
                     env={"RAGLINE_METRICS_PORT": str(metrics_port)},
                     metrics_url=f"http://{self.host}:{metrics_port}/metrics",
+                    wave=1,
                 )
             )
         planned.append(
@@ -235,6 +316,7 @@ class LocalStack:
                 ready=lambda: http_ok(f"{self.api_url}/healthz"),
                 port=self.ports.api,
                 metrics_url=f"{self.api_url}/metrics",
+                wave=1,
             )
         )
         if self.ui_url is not None:
@@ -244,12 +326,14 @@ class LocalStack:
                     [python, "-m", "ragline.cli", "ui", "--host", self.host, "--port", str(self.ports.ui), "--api-url", self.api_url],
                     ready=lambda: http_ok(f"{self.ui_url}/healthz"),
                     port=self.ports.ui,
+                    wave=1,
                 )
             )
         if self._with_flower:
             # Flower shows every tenant's tasks: it never runs without credentials (see flower_auth).
             flower_auth = local_flower_auth(self.data_dir, self.env())
-            self._emit("flower", flower_auth.describe())
+            self.flower_login = flower_auth.describe()
+            self._write("flower", self.flower_login)
             planned.append(
                 Service(
                     "flower",
@@ -259,6 +343,7 @@ class LocalStack:
                     port=self.ports.flower,
                     env={"FLOWER_BASIC_AUTH": flower_auth.value},
                     metrics_url=f"{self.flower_url}/metrics",
+                    wave=1,
                 )
             )
         if self.prometheus_url is not None:
@@ -280,12 +365,12 @@ class LocalStack:
              f"--web.listen-address={self.host}:{self.ports.prometheus}", "--log.level=warn"],
             ready=lambda: http_ok(f"{self.prometheus_url}/-/ready"),
             port=self.ports.prometheus,
+            wave=1,
         )
 
     # ---- processes -------------------------------------------------------------------------
 
     def _spawn(self, service: Service) -> None:
-        self.services.append(service)
         if not service.argv:
             return
         service.process = subprocess.Popen(
@@ -299,31 +384,131 @@ class LocalStack:
             # Own process group: Ctrl-C reaches us only, and stop() can signal the whole group.
             start_new_session=True,
         )
-        service.pump = threading.Thread(target=self._pump, args=(service,), daemon=True)
+        service.started_at = time.monotonic()
+        service.pump = threading.Thread(target=self._pump, args=(service, service.process), daemon=True)
         service.pump.start()
 
-    def _pump(self, service: Service) -> None:
-        assert service.process is not None and service.process.stdout is not None
-        for line in service.process.stdout:
-            service.log_tail.append(line.rstrip())
-            self._emit(service.name, line.rstrip())
+    def _reap(self, service: Service, deadline: float) -> None:
+        """Wait for a signalled (or dead) leader until `deadline`, then kill whatever is left of its group."""
+        process = service.process
+        if process is None:
+            return
+        try:
+            process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            self._event(service, "did not stop in time; killing it")
+        # Whatever the leader did, no process of its group may outlive it (a prefork pool's children).
+        _signal_group(process, signal.SIGKILL)
+        process.wait()
+        _close_output(service)
 
-    def _emit(self, name: str, line: str) -> None:
+    def _pump(self, service: Service, process: subprocess.Popen) -> None:
+        assert process.stdout is not None
+        with _open_log(service) as file:
+            for line in process.stdout:
+                line = line.rstrip()
+                service.log_tail.append(line)
+                if file is not None:
+                    file.write(line + "\n")
+                self._write(service.name, line)
+
+    def _write(self, name: str, line: str) -> None:
+        if self._log is None:
+            return
         with self._log_lock:
             self._log.write(f"{name:>14} | {line}\n")
             self._log.flush()
 
-    def _wait_ready(self, service: Service) -> None:
+    def _event(self, service: Service, message: str) -> None:
+        """A line about a service from the stack itself: to the log stream, its log file and `on_event`."""
+        self._write(service.name, message)
+        if service.log_path is not None:
+            with service.log_path.open("a") as file:
+                file.write(f"--- ragline: {message}\n")
+        if self._on_event is not None:
+            self._on_event(service.name, message)
+
+    def _wait_ready(self, services: list[Service]) -> None:
+        """Until every one of `services` answers its health check; StackError with the log tail of one that fails."""
+        waiting = list(services)
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS
-        while time.monotonic() < deadline:
-            if service.process is not None and service.process.poll() is not None:
-                tail = "\n".join(service.log_tail)
-                raise StackError(f"{service.name} exited with status {service.process.returncode}:\n{tail}")
-            if service.ready():
-                self._emit(service.name, "ready")
+        while waiting:
+            for service in list(waiting):
+                if service.process is not None and service.process.poll() is not None:
+                    raise StackError(
+                        f"{service.name} exited with status {service.process.returncode}; the end of its log"
+                        f"{_log_name(service)}:\n" + "\n".join(service.log_tail)
+                    )
+                if service.ready():
+                    waiting.remove(service)
+                    self._event(service, f"ready in {time.monotonic() - service.started_at:.1f} s" if service.argv else "ready")
+            if not waiting:
                 return
-            time.sleep(0.25)
-        raise StackError(f"{service.name} was not ready after {READY_TIMEOUT_SECONDS:g} s")
+            if time.monotonic() > deadline:
+                raise StackError(
+                    f"{', '.join(s.name for s in waiting)} not ready after {READY_TIMEOUT_SECONDS:g} s; the end of its log"
+                    f"{_log_name(waiting[0])}:\n" + "\n".join(waiting[0].log_tail)
+                )
+            if self._stopping.wait(POLL_SECONDS):
+                raise StackError("the stack is stopping")
+
+    # ---- supervision -----------------------------------------------------------------------
+
+    def _watch(self, service: Service) -> None:
+        if not service.argv:
+            return
+        service.watcher = threading.Thread(target=self._supervise, args=(service,), name=f"supervise-{service.name}", daemon=True)
+        service.watcher.start()
+
+    def _supervise(self, service: Service) -> None:
+        """Restart `service` whenever its process exits, until the stack stops or the service is given up on."""
+        while not self._stopping.is_set():
+            policy = self.restart_policy
+            process = service.process
+            if process is None or process.poll() is None:
+                self._stopping.wait(POLL_SECONDS)
+                continue
+            if self._stopping.is_set():
+                return  # stopped by stop(), which sets the flag before it signals
+            uptime = time.monotonic() - service.started_at
+            service.fast_failures = service.fast_failures + 1 if uptime < policy.stable_seconds else 1
+            if service.fast_failures > policy.max_fast_failures:
+                with service.lock:
+                    self._reap(service, time.monotonic())
+                service.given_up = True
+                self._event(
+                    service,
+                    f"exited with status {process.returncode} again, after {policy.max_fast_failures} restarts in a row that "
+                    f"each ended within {policy.stable_seconds:g} s; giving up on it (the rest of the stack keeps running). "
+                    f"The end of its log{_log_name(service)}:\n" + "\n".join(service.log_tail),
+                )
+                return
+            delay = policy.delay(service.fast_failures)
+            self._event(service, f"exited with status {process.returncode}; restarting in {delay:g} s (restart {service.restarts + 1})")
+            with service.lock:
+                if service.process is process:
+                    self._reap(service, time.monotonic())  # now: a killed worker's pool children must not work on
+            if self._stopping.wait(delay):
+                return
+            with service.lock:
+                if self._stopping.is_set():
+                    return
+                if service.process is not process:
+                    continue  # restarted meanwhile by restart()
+                service.restarts += 1
+                self._spawn(service)
+                try:
+                    self._wait_ready([service])
+                except StackError as exc:
+                    if self._stopping.is_set():
+                        return
+                    if service.process is not None and service.process.poll() is None:
+                        # Alive but never ready: a failed start too. (One that exited is reported by the loop.)
+                        self._event(service, str(exc).splitlines()[0] + "; killing it")
+                        _signal_group(service.process, signal.SIGKILL)
+                        service.process.wait()
+
+    # ---- health checks ---------------------------------------------------------------------
 
     def _redis_ready(self) -> bool:
         try:
@@ -334,14 +519,55 @@ class LocalStack:
             # Loading the append-only file: up, but not ready.
             return "LOADING" not in str(exc)
 
-    def _worker_ready(self, queue: str) -> bool:
-        """A worker is ready when it answers a broadcast ping under its node name."""
-        app = make_celery("probe", Settings(redis_url=self.redis_url))
+
+class _PingCache:
+    """Celery's broadcast ping, shared: one ping (0.5 s) answers for every worker of a wave."""
+
+    MAX_AGE_SECONDS = 0.5
+
+    def __init__(self, redis_url: str) -> None:
+        self._redis_url = redis_url
+        self._lock = threading.Lock()
+        self._nodes: set[str] = set()
+        self._at = 0.0
+
+    def answers(self, prefix: str) -> bool:
+        """Whether a worker whose node name starts with `prefix` answered a recent ping."""
+        with self._lock:
+            if time.monotonic() - self._at > self.MAX_AGE_SECONDS:
+                self._nodes = self._ping()
+                self._at = time.monotonic()
+            return any(node.startswith(prefix) for node in self._nodes)
+
+    def _ping(self) -> set[str]:
+        app = make_celery("probe", Settings(redis_url=self._redis_url))
         try:
-            replies = app.control.ping(timeout=0.5)
+            return {node for reply in app.control.ping(timeout=0.5) for node in reply}
+        except (redis.ConnectionError, redis.TimeoutError, OSError):
+            return set()
         finally:
             app.close()
-        return any(node.startswith(f"{queue}@") for reply in replies for node in reply)
+
+
+def _log_name(service: Service) -> str:
+    return f" ({service.log_path})" if service.log_path is not None else ""
+
+
+class _open_log:
+    """The service's log file, appended to (None when it has none)."""
+
+    def __init__(self, service: Service) -> None:
+        self._path = service.log_path
+        self._file: TextIO | None = None
+
+    def __enter__(self) -> TextIO | None:
+        if self._path is not None:
+            self._file = self._path.open("a", buffering=1, errors="replace")
+        return self._file
+
+    def __exit__(self, *_: object) -> None:
+        if self._file is not None:
+            self._file.close()
 
 
 def _close_output(service: Service) -> None:

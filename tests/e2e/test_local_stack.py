@@ -6,7 +6,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,39 +14,19 @@ import psutil
 import pytest
 
 from tests.conftest import ARTIFACTS, free_ports, upload, wait_for_job
-
-RAGLINE = [sys.executable, "-m", "ragline.cli"]
-
-
-def _port_args(ports) -> list[str]:  # noqa: ANN001 - StackPorts
-    return [
-        "--api-port", str(ports.api), "--flower-port", str(ports.flower), "--chroma-port", str(ports.chroma),
-        "--redis-port", str(ports.redis), "--ui-port", str(ports.ui),
-    ]
-
-
-def _wait_ready(urls: list[str], process: subprocess.Popen, timeout: float = 240) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, f"ragline up exited early with {process.returncode}"
-        try:
-            if all(httpx.get(url, timeout=1).status_code == 200 for url in urls):
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise AssertionError("the local stack did not become ready")
-
+from tests.e2e.running import RAGLINE, port_args, wait_ready
 
 def test_up_serves_the_whole_journey_and_stops_cleanly(tmp_path: Path, samples: Path) -> None:
     ports = free_ports()
     log = (ARTIFACTS / "logs").joinpath("e2e-up.log")
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w") as output:
-        process = subprocess.Popen([*RAGLINE, "up", "--data-dir", str(tmp_path), *_port_args(ports)], stdout=output, stderr=subprocess.STDOUT)
+        # --verbose: every service's log streams to the console too, prefixed with its name.
+        command = [*RAGLINE, "up", "--verbose", "--data-dir", str(tmp_path), *port_args(ports)]
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
         try:
             api_url = f"http://127.0.0.1:{ports.api}"
-            _wait_ready([f"{api_url}/readyz", f"http://127.0.0.1:{ports.flower}/healthcheck", f"http://127.0.0.1:{ports.ui}/healthz"], process)
+            wait_ready([f"{api_url}/readyz", f"http://127.0.0.1:{ports.flower}/healthcheck", f"http://127.0.0.1:{ports.ui}/healthz"], process)
             with httpx.Client(base_url=api_url, timeout=60) as api:
                 response = upload(api, "e2e", "world_population_wikipedia.pdf", (samples / "world_population_wikipedia.pdf").read_bytes())
                 assert response.status_code == 202
@@ -66,21 +45,47 @@ def test_up_serves_the_whole_journey_and_stops_cleanly(tmp_path: Path, samples: 
     assert [child.pid for child in children if child.is_running() and child.status() != psutil.STATUS_ZOMBIE] == []
     # Data persists in the folder for the next run.
     assert (tmp_path / "chroma").is_dir() and any((tmp_path / "redis").iterdir())
+    console = log.read_text()
+    assert "ingest-worker | " in console and "api | " in console
+    assert "Uvicorn running on" in (tmp_path / "logs" / "api.log").read_text()
 
 
 def test_demo_ingests_asks_and_prints_a_cited_answer(tmp_path: Path) -> None:
     ports = free_ports()
     env = {**os.environ, "COLUMNS": "200"}
     result = subprocess.run(
-        [*RAGLINE, "demo", "--no-keep", "--data-dir", str(tmp_path), *_port_args(ports)],
-        capture_output=True, text=True, timeout=600, env=env,
+        [*RAGLINE, "demo", "--no-keep", "--data-dir", str(tmp_path / "data"), *port_args(ports)],
+        capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path,
     )
+    (ARTIFACTS / "logs").mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "logs" / "e2e-demo.log").write_text(result.stdout + result.stderr)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "The median age of human beings as of 2020 is 31 years. [1]" in result.stdout
     assert "world_population_wikipedia.pdf" in result.stdout
     assert f"http://127.0.0.1:{ports.api}/docs" in result.stdout
     assert f"http://127.0.0.1:{ports.flower}" in result.stdout
+    # The console tells the story; the services' own logs are in files, named once.
+    logs = tmp_path / "data" / "logs"
+    assert f"{logs}/<service>.log" in result.stderr
+    for name in ("redis", "chroma", "ingest-worker", "query-worker", "default-worker", "api", "flower"):
+        assert f"✓ {name} ready in" in result.stderr
+        assert (logs / f"{name}.log").stat().st_size > 0
+    assert "Task vectorstore_task" in (logs / "ingest-worker.log").read_text()
+    assert "Task vectorstore_task" not in result.stdout + result.stderr
+    assert "Uvicorn running" not in result.stdout + result.stderr
+
+
+def test_up_without_redis_server_says_how_to_get_one(tmp_path: Path) -> None:
+    # The interpreter and chroma are found from sys.executable; only redis-server is looked up on PATH.
+    env = {**os.environ, "PATH": str(tmp_path / "empty")}
+    env.pop("RAGLINE_REDIS_URL", None)
+    result = subprocess.run([*RAGLINE, "up", "--data-dir", str(tmp_path), *port_args(free_ports())], capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 3
+    message = " ".join(result.stderr.split())
+    assert "redis-server is not installed" in message
+    assert "sudo apt-get install -y redis-server" in message
+    assert "brew install redis" in message
+    assert "RAGLINE_REDIS_URL=redis://HOST:6379/0" in message
 
 
 def test_up_refuses_a_port_in_use_with_a_clear_message(tmp_path: Path) -> None:
@@ -88,7 +93,7 @@ def test_up_refuses_a_port_in_use_with_a_clear_message(tmp_path: Path) -> None:
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", ports.api))
         squatter.listen()
-        result = subprocess.run([*RAGLINE, "up", "--data-dir", str(tmp_path), *_port_args(ports)], capture_output=True, text=True, timeout=60)
+        result = subprocess.run([*RAGLINE, "up", "--data-dir", str(tmp_path), *port_args(ports)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 3
     assert f"port {ports.api}" in result.stderr and "in use" in result.stderr
 
