@@ -151,6 +151,40 @@ class Settings(BaseSettings):
         description="Comma-separated KEY=TENANT pairs. Unset: no authentication, one tenant ('public').",
     )
     rate_limit_per_minute: int = Field(default=0, ge=0, description="Requests per API key per minute; 0: no limit.")
+    # Request bounds (README, "Limits and hardening"). The header, timeout and connection bounds are the
+    # server's: they hold when the API runs as `python -m ragline.api`, not under a bare `uvicorn`.
+    auth_failures_per_minute: int = Field(
+        default=20, ge=0, description="Wrong API keys per client IP per minute before 429 auth_rate_limited; 0: no limit."
+    )
+    max_request_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="Largest request body other than an upload (counted as it streams)."
+    )
+    max_multipart_parts: int = Field(default=8, ge=1, le=1000, description="Parts (fields) of one upload's multipart body.")
+    max_header_bytes: int = Field(
+        default=16 * 1024, ge=1024, description="Request line and headers together; more gets 431 headers_too_large."
+    )
+    max_headers: int = Field(default=100, ge=10, description="Request headers; more gets 431 headers_too_large.")
+    header_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="From connecting (or the request's first byte) to its last header; then 408."
+    )
+    body_timeout_seconds: float = Field(
+        default=120.0, gt=0, description="From the last header to the body's last byte (uploads included); then 408."
+    )
+    keep_alive_seconds: int = Field(default=5, ge=1, description="An idle keep-alive connection is closed after this.")
+    max_connections: int = Field(
+        default=1000, ge=0, description="Open connections (or requests) of one API process before 503; 0: no limit."
+    )
+    max_chat_messages: int = Field(default=50, ge=1, description="Messages of one chat completions request.")
+    max_chat_chars: int = Field(
+        default=32_000, ge=100, description="Characters of all the messages of one chat completions request together."
+    )
+    tenant_max_documents: int = Field(default=1000, ge=0, description="Documents per tenant, all collections; 0: no limit.")
+    tenant_max_pages: int = Field(
+        default=100_000, ge=0, description="Pages of a tenant's ingested documents (counted when a job ends); 0: no limit."
+    )
+    tenant_max_bytes: int = Field(
+        default=1024**3, ge=0, description="Bytes of a tenant's uploaded PDFs (kept in Redis for previews); 0: no limit."
+    )
     max_queue_length: int = Field(
         default=500, ge=1, description="New uploads or questions get 503 while their queue holds this many tasks."
     )

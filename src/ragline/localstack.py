@@ -311,8 +311,8 @@ class LocalStack:
         planned.append(
             Service(
                 "api",
-                [python, "-m", "uvicorn", "ragline.api.app:create_app", "--factory",
-                 "--host", self.host, "--port", str(self.ports.api), "--no-access-log"],
+                # uvicorn with the request bounds of ragline.api.server (header size, head and body deadlines).
+                [python, "-m", "ragline.api", "--host", self.host, "--port", str(self.ports.api), "--no-access-log"],
                 ready=lambda: http_ok(f"{self.api_url}/healthz"),
                 port=self.ports.api,
                 metrics_url=f"{self.api_url}/metrics",

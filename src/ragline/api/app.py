@@ -1,6 +1,6 @@
 """The API process: validates, stores uploads, records jobs, enqueues work and answers. No ML here.
 
-Run with: uvicorn ragline.api.app:create_app --factory --host 0.0.0.0 --port 8000
+Run with: python -m ragline.api --host 0.0.0.0 --port 8000 (uvicorn with the bounds of api/server.py)
 """
 
 from __future__ import annotations
@@ -9,23 +9,29 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
 from ragline import __version__
+from ragline.api.hardening import BodyLimitMiddleware, NoSniffMiddleware
 from ragline.api.problems import install_problem_handlers, install_problem_schema
 from ragline.api.routes import documents, health, jobs, openai_compat, query, seed
 from ragline.api.service import RaglineService
+from ragline.api.uploads import MULTIPART_OVERHEAD_BYTES
 from ragline.config import Settings, get_settings
 from ragline.telemetry.api import install_api_telemetry
 from ragline.worker import names
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
     app = FastAPI(
         title="ragline",
         version=__version__,
         description="Upload PDFs, ask questions, get answers that cite document and page.",
     )
-    app.state.service = RaglineService(settings or get_settings())
+    app.state.service = RaglineService(settings)
     install_problem_handlers(app)
     install_problem_schema(app)
+    # Added before telemetry, so they run inside it: their refusals are measured and carry a trace id.
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_bytes, upload_limit=settings.max_upload_bytes + MULTIPART_OVERHEAD_BYTES)
+    app.add_middleware(NoSniffMiddleware)
     install_api_telemetry(app, app.state.service.redis, names.QUEUES)
     for module in (health, documents, jobs, query, openai_compat, seed):
         app.include_router(module.router)

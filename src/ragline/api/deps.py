@@ -14,6 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from ragline.api.auth import Principal, authenticate
 from ragline.api.models import COLLECTION_PATTERN, DOCUMENT_ID_PATTERN, JOB_ID_PATTERN
 from ragline.api.service import RaglineService
+from ragline.errors import ErrorCode, RaglineError
 from ragline.tenancy import scope
 
 
@@ -26,7 +27,15 @@ ServiceDep = Annotated[RaglineService, Depends(_service)]
 
 async def principal(request: Request, service: ServiceDep) -> Principal:
     """Authenticate, then charge the request to the caller's rate budget (a Redis call: in a thread)."""
-    principal = authenticate(request, service.settings)
+    client = request.client.host if request.client else "unknown"
+    service.refuse_blocked_client(client)
+    try:
+        principal = authenticate(request, service.settings)
+    except RaglineError as exc:
+        # A wrong key, not a missing one, is a guess: count it against the client's address.
+        if exc.code is ErrorCode.UNAUTHORIZED and "authorization" in request.headers:
+            await run_in_threadpool(service.count_auth_failure, client)
+        raise
     if service.settings.rate_limit_per_minute:
         await run_in_threadpool(service.charge, principal.key_id)
     return principal

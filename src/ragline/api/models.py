@@ -9,6 +9,8 @@ from pydantic import BaseModel, Field, model_validator
 COLLECTION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{1,61}[A-Za-z0-9]$"
 JOB_ID_PATTERN = r"^[0-9a-f]{32}$"
 DOCUMENT_ID_PATTERN = r"^[0-9a-f]{64}$"
+# Beyond any real PDF; a larger number would reach the vector store's filter as an out-of-range integer.
+MAX_PAGE_NUMBER = 1_000_000
 
 
 class UploadPublic(BaseModel):
@@ -61,8 +63,8 @@ class JobPublic(BaseModel):
 
 
 class PageRange(BaseModel):
-    first: int = Field(ge=1, description="1-based, inclusive.")
-    last: int = Field(ge=1, description="1-based, inclusive.")
+    first: int = Field(ge=1, le=MAX_PAGE_NUMBER, description="1-based, inclusive.")
+    last: int = Field(ge=1, le=MAX_PAGE_NUMBER, description="1-based, inclusive.")
 
     @model_validator(mode="after")
     def _ordered(self) -> PageRange:

@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from ragline.api.models import Problem
 from ragline.errors import ErrorCode, RaglineError
@@ -18,20 +19,39 @@ logger = logging.getLogger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://ragline.dev/problems/"
+# Stable codes for the errors Starlette and FastAPI raise themselves (400: a body that would not parse).
+HTTP_ERROR_CODES = {
+    400: ErrorCode.INVALID_REQUEST.code,
+    404: ErrorCode.NOT_FOUND.code,
+    405: "method_not_allowed",
+    413: ErrorCode.REQUEST_TOO_LARGE.code,
+}
 
 
-def problem_response(
-    status: int, code: str, detail: str, headers: dict[str, str] | None = None, **extra: object
-) -> JSONResponse:
-    body = {
+class BodyTooLarge(StarletteHTTPException):
+    """A body that passed its bound while streaming in. An HTTPException, so that FastAPI's body
+    parsing lets it through (it turns any other error there into a 400)."""
+
+    def __init__(self, code: ErrorCode, detail: str) -> None:
+        super().__init__(status_code=code.http_status, detail=detail)
+        self.code = code
+
+
+def problem_body(status: int, code: str, detail: str) -> dict:
+    return {
         "type": PROBLEM_TYPE_BASE + code,
         "title": code.replace("_", " ").capitalize(),
         "status": status,
         "detail": detail,
         "code": code,
         "trace_id": current_trace_id(),
-        **extra,
     }
+
+
+def problem_response(
+    status: int, code: str, detail: str, headers: dict[str, str] | None = None, **extra: object
+) -> JSONResponse:
+    body = {**problem_body(status, code, detail), **extra}
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
@@ -86,8 +106,18 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        code = HTTP_ERROR_CODES.get(exc.status_code, "http_error")
         return problem_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
+
+    @app.exception_handler(BodyTooLarge)
+    async def _body_too_large(_: Request, exc: BodyTooLarge) -> JSONResponse:
+        return problem_response(exc.status_code, exc.code.code, str(exc.detail))
+
+    @app.exception_handler(ClientDisconnect)
+    async def _client_gone(_: Request, exc: ClientDisconnect) -> JSONResponse:
+        # The client left (or the server dropped it for sending too slowly): nobody reads this answer.
+        code = ErrorCode.REQUEST_TIMEOUT
+        return problem_response(code.http_status, code.code, "the client disconnected before the request was complete")
 
     for redis_error in REDIS_UNAVAILABLE:
 

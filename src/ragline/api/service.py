@@ -17,13 +17,14 @@ import httpx
 import redis.asyncio
 from celery.result import AsyncResult
 
+from ragline.api.hardening import BlockedClients
 from ragline.api.uploads import clean_filename
 from ragline.errors import ErrorCode, RaglineError
 from ragline.pipeline.sniff import looks_like_pdf
 from ragline.stores import keys
 from ragline.stores.bundle import Stores
 from ragline.stores.answers import AnswerCache
-from ragline.stores.documents import DocumentRecord
+from ragline.stores.documents import DocumentRecord, Quota
 from ragline.stores.jobs import ACTIVE_STATES, Job, new_job_id
 from ragline.stores.limits import RateLimiter
 from ragline.stores.redis_client import UNAVAILABLE_ERRORS as REDIS_UNAVAILABLE
@@ -36,6 +37,8 @@ from ragline.worker.flows import send_ingest
 logger = logging.getLogger(__name__)
 
 READINESS_TIMEOUT_SECONDS = 2.0
+# As long as Celery keeps the task's result (celery_app's result_expires).
+SEED_TASK_TTL_SECONDS = 24 * 3600
 # The seed's status names: Celery's SUCCESS/FAILURE read as COMPLETED/FAILED.
 SEED_STATUS = {"SUCCESS": "COMPLETED", "FAILURE": "FAILED", "REVOKED": "FAILED"}
 # How long a passed admission check (a live worker, a short queue) is trusted without asking Redis.
@@ -126,6 +129,25 @@ class RaglineService(Stores):
             raise RaglineError(ErrorCode.RATE_LIMITED, f"more than {limit} requests per minute", retry_after=retry_after)
 
     @cached_property
+    def blocked_clients(self) -> BlockedClients:
+        return BlockedClients()
+
+    def refuse_blocked_client(self, client: str) -> None:
+        """Refuse a client that guessed too many keys, whatever key it sends now (no Redis call)."""
+        if (retry_after := self.blocked_clients.retry_after(client)) is not None:
+            raise RaglineError(ErrorCode.AUTH_RATE_LIMITED, "too many wrong API keys from this address", retry_after=retry_after)
+
+    def count_auth_failure(self, client: str) -> None:
+        """Count a wrong key against the client's address; over the limit, block the address for the window."""
+        limit = self.settings.auth_failures_per_minute
+        if not limit:
+            return
+        if (retry_after := self.rate_limiter.hit(f"authfail-{client}", limit)) is not None:
+            logger.warning("auth failures over limit client=%s limit=%s", client, limit)
+            self.blocked_clients.block(client, retry_after)
+            raise RaglineError(ErrorCode.AUTH_RATE_LIMITED, f"more than {limit} wrong API keys per minute", retry_after=retry_after)
+
+    @cached_property
     def _worker_seen(self) -> dict[str, tuple[float, bool]]:
         """Queue -> (when this process last asked Redis, whether one of its workers was alive then)."""
         return {}
@@ -175,20 +197,59 @@ class RaglineService(Stores):
         document_id = hashlib.sha256(data).hexdigest()
 
         existing = self.documents.get(collection, document_id)
-        if existing is not None and (existing.state == "done" or existing.state in ACTIVE_STATES):
+        replaces = None
+        if existing is not None and existing.state in ACTIVE_STATES:
+            # Its job may be a moment from being recorded: the upload that claimed it is still at work.
+            return self._duplicate(collection, existing)
+        if existing is not None and existing.state == "done":
             job = self.jobs.get(existing.job_id)
             if job is not None:
                 return Accepted(job=job, record=existing, duplicate=True)
+            # The record outlived its job (expired): ingest again, unless another upload already does.
+            replaces = existing.job_id
 
-        self._admit(names.INGEST_QUEUE)
         job = Job(job_id=new_job_id(), document_id=document_id, collection=collection, filename=filename)
-        record = DocumentRecord(document_id=document_id, filename=filename, job_id=job.job_id)
-        self.artifacts.put_blob(job.job_id, data)
-        self.jobs.create(job)
-        self.documents.put(collection, record)
-        send_ingest(self.celery, job.job_id)
+        record = DocumentRecord(document_id=document_id, filename=filename, job_id=job.job_id, size_bytes=len(data))
+        # One atomic step decides between concurrent uploads of the same bytes (the others get the
+        # winner's job, whatever the queue's state), and charges the tenant's quota.
+        claim = self.documents.claim(collection, record, self._quota, replaces=replaces)
+        if claim.quota is not None:
+            raise RaglineError(ErrorCode.QUOTA_EXCEEDED, claim.quota)
+        if claim.holder is not None:
+            return self._duplicate(collection, claim.holder)
+        try:
+            self._admit(names.INGEST_QUEUE)
+            self.artifacts.put_blob(job.job_id, data)
+            self.jobs.create(job)
+            send_ingest(self.celery, job.job_id)
+        except Exception as exc:
+            self._abandon(collection, job, exc)
+            raise
         logger.info("upload accepted job_id=%s document_id=%s collection=%s bytes=%s", job.job_id, document_id, collection, len(data))
         return Accepted(job=job, record=record, duplicate=False)
+
+    def _abandon(self, collection: str, job: Job, cause: Exception) -> None:
+        """Undo a claimed upload that was refused (a full queue) or could not be sent, so the bytes can be
+        uploaded again (best effort: the cause is often Redis itself being away)."""
+        try:
+            self.documents.remove(collection, job.document_id, job_id=job.job_id)
+            if self.jobs.get(job.job_id) is not None:
+                self.jobs.fail(job.job_id, ErrorCode.DEPENDENCY_UNAVAILABLE.code, f"the upload could not be queued: {cause}")
+            self.artifacts.discard(job.job_id)
+        except Exception as exc:  # noqa: BLE001 - the original error is the one to report
+            logger.warning("could not undo an unsent upload job_id=%s error=%s", job.job_id, exc)
+
+    @property
+    def _quota(self) -> Quota:
+        settings = self.settings
+        return Quota(documents=settings.tenant_max_documents, pages=settings.tenant_max_pages, size_bytes=settings.tenant_max_bytes)
+
+    def _duplicate(self, collection: str, record: DocumentRecord) -> Accepted:
+        """The upload that won a race for these bytes: its job may not be recorded yet, its id is."""
+        job = self.jobs.get(record.job_id) or Job(
+            job_id=record.job_id, document_id=record.document_id, collection=collection, filename=record.filename
+        )
+        return Accepted(job=job, record=record, duplicate=True)
 
     def accept_data_file(self, collection: str, filename: str) -> Accepted:
         """The seed's ingest of a PDF already on the server, confined to the data folder."""
@@ -320,6 +381,8 @@ class RaglineService(Stores):
         spec = query.spec
         if not self.documents.count(spec.collection):
             raise RaglineError(ErrorCode.NOT_FOUND, f"collection '{display(spec.collection)}' has no documents")
+        if spec.filters and spec.filters.get("page_ranges"):
+            self._check_page_ranges(spec.collection, spec.filters)
         self._admit(names.QUERY_QUEUE)
         options = {
             "mode": spec.mode,
@@ -333,6 +396,19 @@ class RaglineService(Stores):
             names.QUERY_TASK, args=[spec.collection, spec.question, spec.top_k, options], task_id=request_id, queue=names.QUERY_QUEUE
         )
         return request_id
+
+    def _check_page_ranges(self, collection: str, filters: dict) -> None:
+        """Refuse page ranges that all start past the last page of every document they may apply to."""
+        records = self.documents.list(collection)
+        if filters.get("document_ids"):
+            records = [record for record in records if record.document_id in filters["document_ids"]]
+        # Pages are known once a document is done; while one is still ingesting, let the filter through.
+        if not records or any(record.state != "done" for record in records):
+            return
+        longest = max(record.pages for record in records)
+        first = min(first for first, _ in filters["page_ranges"])
+        if first > longest:
+            raise RaglineError(ErrorCode.INVALID_FILTER, f"page {first} is past the last page of the filtered documents ({longest})")
 
     async def answer(self, query: OpenQuery) -> dict:
         """The final answer payload, with `cached` and the total time."""
@@ -419,12 +495,20 @@ class RaglineService(Stores):
 
     # ---- the seed's demo tasks -------------------------------------------------------------
 
-    def submit_demo_task(self, task_name: str, x: int, y: int) -> str:
+    def submit_demo_task(self, task_name: str, x: int, y: int, tenant: str) -> str:
         self._admit(names.DEFAULT_QUEUE)
-        return self.celery.send_task(task_name, args=[x, y], queue=names.DEFAULT_QUEUE).id
+        task_id = str(uuid.uuid4())
+        # Whose task it is, recorded before it exists: /task-status answers only its owner.
+        self.redis.set(keys.seed_task(task_id), tenant, ex=SEED_TASK_TTL_SECONDS)
+        return self.celery.send_task(task_name, args=[x, y], queue=names.DEFAULT_QUEUE, task_id=task_id).id
 
-    def task_status(self, task_id: str) -> dict:
-        result = AsyncResult(task_id, app=self.celery)
+    def task_status(self, task_id: str, tenant: str) -> dict:
+        """A demo task's state, for its owner only: another tenant's task, a query's or an ingest's
+        task id (whose results hold answers and arguments) is unknown here."""
+        owner = self.redis.get(keys.seed_task(task_id.lower()))
+        if owner is None or owner.decode() != tenant:
+            raise RaglineError(ErrorCode.NOT_FOUND, f"no task {task_id}")
+        result = AsyncResult(task_id.lower(), app=self.celery)
         state = result.state
         status = {"task_id": task_id, "status": SEED_STATUS.get(state, state)}
         if state == "SUCCESS":

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath, PureWindowsPath
 
+from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
 from ragline.errors import ErrorCode, RaglineError
+
+# The parser logs a warning for every malformed body before raising; the client gets a 400 for it,
+# and a flood of bad requests must not become a flood of log lines.
+logging.getLogger("python_multipart.multipart").setLevel(logging.ERROR)
 
 FILE_FIELD = "file"
 MAX_FILENAME_CHARS = 255
@@ -26,34 +32,53 @@ class Upload:
 @dataclass
 class _Part:
     headers: dict[bytes, bytes] = field(default_factory=dict)
-    data: bytearray = field(default_factory=bytearray)
+    # Only the file part's bytes are kept; any other field is counted and dropped.
+    data: bytearray | None = None
 
 
 class _PartCollector:
-    """python-multipart callbacks that keep the parts and count the bytes as they arrive."""
+    """python-multipart callbacks that keep the file part and count bytes and parts as they arrive."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, max_parts: int) -> None:
         self.limit = limit
-        self.parts: list[_Part] = []
+        self.max_parts = max_parts
+        self.parts = 0
+        self.files: list[tuple[bytes, bytearray]] = []
         self.received = 0
+        # Set at the closing boundary: a body cut short before it is refused, not taken as a shorter file.
+        self.complete = False
+        self._part = _Part()
         self._header_field = b""
         self._header_value = b""
 
     def callbacks(self) -> dict:
         return {
-            "on_part_begin": lambda: self.parts.append(_Part()),
+            "on_part_begin": self._on_part_begin,
             "on_part_data": self._on_data,
             "on_header_field": self._on_header_field,
             "on_header_value": self._on_header_value,
             "on_header_end": self._on_header_end,
+            "on_headers_finished": self._on_headers_finished,
+            "on_end": self._on_end,
         }
+
+    def _on_end(self) -> None:
+        self.complete = True
+
+    def _on_part_begin(self) -> None:
+        # Each part costs memory and parsing however small it is: a million empty parts must not get far.
+        self.parts += 1
+        if self.parts > self.max_parts:
+            raise RaglineError(ErrorCode.INVALID_UPLOAD, f"more than {self.max_parts} parts in the multipart body")
+        self._part = _Part()
 
     def _on_data(self, data: bytes, start: int, end: int) -> None:
         # Counted over all parts: many small parts must not add up to an unbounded body.
         self.received += end - start
         if self.received > self.limit:
             raise RaglineError(ErrorCode.UPLOAD_TOO_LARGE, f"the file is larger than the limit of {self.limit} bytes")
-        self.parts[-1].data += data[start:end]
+        if self._part.data is not None:
+            self._part.data += data[start:end]
 
     def _on_header_field(self, data: bytes, start: int, end: int) -> None:
         self._header_field += data[start:end]
@@ -62,15 +87,24 @@ class _PartCollector:
         self._header_value += data[start:end]
 
     def _on_header_end(self) -> None:
-        self.parts[-1].headers[self._header_field.lower()] = self._header_value
+        self._part.headers[self._header_field.lower()] = self._header_value
         self._header_field = self._header_value = b""
 
+    def _on_headers_finished(self) -> None:
+        disposition, options = parse_options_header(self._part.headers.get(b"content-disposition", b""))
+        if disposition == b"form-data" and options.get(b"name") == FILE_FIELD.encode() and b"filename" in options:
+            if self.files:
+                raise RaglineError(ErrorCode.INVALID_UPLOAD, "send one file per request")
+            self._part.data = bytearray()
+            self.files.append((options[b"filename"], self._part.data))
 
-async def read_pdf_upload(request: Request, limit: int) -> Upload:
+
+async def read_pdf_upload(request: Request, limit: int, max_parts: int) -> Upload:
     """Parse `multipart/form-data` with exactly one file part named `file`.
 
-    The body is consumed chunk by chunk and abandoned at the first byte over `limit`, so an
-    oversized upload never sits whole in memory.
+    The body is consumed chunk by chunk and abandoned at the first byte over `limit` or the first
+    part over `max_parts`, so an oversized upload never sits whole in memory. Whatever the
+    multipart parser rejects is a 400 invalid_upload, never a server error.
     """
     content_type, params = parse_options_header(request.headers.get("content-type", ""))
     boundary = params.get(b"boundary")
@@ -80,24 +114,22 @@ async def read_pdf_upload(request: Request, limit: int) -> Upload:
     if declared and declared.isdigit() and int(declared) > limit + MULTIPART_OVERHEAD_BYTES:
         raise RaglineError(ErrorCode.UPLOAD_TOO_LARGE, f"the upload is larger than the limit of {limit} bytes")
 
-    collector = _PartCollector(limit)
-    parser = MultipartParser(boundary, collector.callbacks())
-    async for chunk in request.stream():
-        parser.write(chunk)
-    parser.finalize()
-    return _single_file(collector.parts)
+    collector = _PartCollector(limit, max_parts)
+    try:
+        parser = MultipartParser(boundary, collector.callbacks())
+        async for chunk in request.stream():
+            parser.write(chunk)
+        parser.finalize()
+    except FormParserError as exc:
+        raise RaglineError(ErrorCode.INVALID_UPLOAD, f"the multipart body is malformed: {exc}") from exc
+    if not collector.complete:
+        raise RaglineError(ErrorCode.INVALID_UPLOAD, "the multipart body ends before its closing boundary")
+    return _single_file(collector.files)
 
 
-def _single_file(parts: list[_Part]) -> Upload:
-    files = []
-    for part in parts:
-        disposition, options = parse_options_header(part.headers.get(b"content-disposition", b""))
-        if disposition == b"form-data" and options.get(b"name") == FILE_FIELD.encode() and b"filename" in options:
-            files.append((options[b"filename"], part.data))
+def _single_file(files: list[tuple[bytes, bytearray]]) -> Upload:
     if not files:
         raise RaglineError(ErrorCode.INVALID_UPLOAD, f"no file in a form field named '{FILE_FIELD}'")
-    if len(files) > 1:
-        raise RaglineError(ErrorCode.INVALID_UPLOAD, "send one file per request")
     raw_name, data = files[0]
     if not data:
         raise RaglineError(ErrorCode.EMPTY_UPLOAD, "the file is empty")

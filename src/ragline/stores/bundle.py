@@ -39,4 +39,4 @@ class Stores:
 
     @cached_property
     def index(self) -> VectorIndex:
-        return VectorIndex(self.settings.chroma_url)
+        return VectorIndex(self.settings.chroma_url, timeout_seconds=self.settings.chroma_timeout_seconds)

@@ -1,4 +1,9 @@
-"""Which documents each collection holds, their state, and the collection's generation counter."""
+"""Which documents each collection holds, their state, the collection's generation counter, and what
+each tenant's documents add up to (documents, pages, bytes) against its quota.
+
+Every change to a record goes through a Lua script that also moves the tenant's usage, so the two
+never disagree and two concurrent uploads of the same bytes cannot both win.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import redis
 
 from ragline.stores import keys
 from ragline.stores.jobs import JobState
+from ragline.tenancy import unscope
 
 
 @dataclass
@@ -19,29 +25,133 @@ class DocumentRecord:
     state: JobState = "queued"
     pages: int = 0
     chunks: int = 0
+    # Of the uploaded PDF; records written before quotas existed read as 0.
+    size_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class Quota:
+    """Per-tenant limits; 0 means no limit."""
+
+    documents: int = 0
+    pages: int = 0
+    size_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class Usage:
+    documents: int = 0
+    pages: int = 0
+    size_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The outcome of claiming a document id: claimed (both None), already held by `holder`, or refused
+    because it would pass the tenant's `quota` (a sentence saying which)."""
+
+    holder: DocumentRecord | None = None
+    quota: str | None = None
+
+
+# KEYS: collection's documents hash, tenant's usage hash.
+# ARGV: document id, record JSON, its bytes, max documents, max pages, max bytes, job id it may replace.
+# A record held by a live or finished job wins, unless it names the job the caller means to replace.
+_CLAIM = """
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+local old = nil
+if current then
+  old = cjson.decode(current)
+  local live = old.state == 'queued' or old.state == 'running' or old.state == 'done'
+  if live and old.job_id ~= ARGV[7] then
+    return {'held', current}
+  end
+end
+local usage = redis.call('HMGET', KEYS[2], 'documents', 'pages', 'bytes')
+local documents = tonumber(usage[1]) or 0
+local pages = tonumber(usage[2]) or 0
+local bytes = tonumber(usage[3]) or 0
+local old_pages = old and tonumber(old.pages) or 0
+local old_bytes = old and tonumber(old.size_bytes) or 0
+local added = old and 0 or 1
+local size = tonumber(ARGV[3])
+local max_documents, max_pages, max_bytes = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+if max_documents > 0 and documents + added > max_documents then
+  return {'quota', 'documents', tostring(documents), ARGV[4]}
+end
+if max_pages > 0 and pages - old_pages >= max_pages then
+  return {'quota', 'pages', tostring(pages), ARGV[5]}
+end
+if max_bytes > 0 and bytes - old_bytes + size > max_bytes then
+  return {'quota', 'bytes', tostring(bytes), ARGV[6]}
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('HINCRBY', KEYS[2], 'documents', added)
+redis.call('HINCRBY', KEYS[2], 'pages', 0 - old_pages)
+redis.call('HINCRBY', KEYS[2], 'bytes', size - old_bytes)
+return {'claimed'}
+"""
+
+# KEYS: documents hash, usage hash. ARGV: document id, job id the record must hold ('' for any).
+_REMOVE = """
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if not current then return 0 end
+local old = cjson.decode(current)
+if ARGV[2] ~= '' and old.job_id ~= ARGV[2] then return 0 end
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('HINCRBY', KEYS[2], 'documents', -1)
+redis.call('HINCRBY', KEYS[2], 'pages', 0 - (tonumber(old.pages) or 0))
+redis.call('HINCRBY', KEYS[2], 'bytes', 0 - (tonumber(old.size_bytes) or 0))
+return 1
+"""
+
+# KEYS: documents hash, usage hash. ARGV: document id, JSON object of the fields to set.
+# Pages are charged here, when a job records them (it does so once, as it ends).
+_UPDATE = """
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if not current then return 0 end
+local record = cjson.decode(current)
+local old_pages = tonumber(record.pages) or 0
+for name, value in pairs(cjson.decode(ARGV[2])) do record[name] = value end
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(record))
+local delta = (tonumber(record.pages) or 0) - old_pages
+if delta ~= 0 then redis.call('HINCRBY', KEYS[2], 'pages', delta) end
+return 1
+"""
+
+
+# Arithmetic in the scripts is written `0 - x`, never `-x`: Lua's -0 reaches Redis as "-0", which
+# HINCRBY refuses as not an integer.
 
 
 class DocumentRegistry:
     def __init__(self, client: redis.Redis) -> None:
         self._redis = client
+        self._claim = client.register_script(_CLAIM)
+        self._remove = client.register_script(_REMOVE)
+        self._update = client.register_script(_UPDATE)
 
     def get(self, collection: str, document_id: str) -> DocumentRecord | None:
         raw = self._redis.hget(keys.documents(collection), document_id)
-        return DocumentRecord(**json.loads(raw)) if raw else None
+        return _record(raw) if raw else None
 
-    def put(self, collection: str, record: DocumentRecord) -> None:
-        self._redis.hset(keys.documents(collection), record.document_id, json.dumps(asdict(record)))
+    def claim(self, collection: str, record: DocumentRecord, quota: Quota, replaces: str | None = None) -> Claim:
+        """Record `record` unless the collection holds its bytes already (queued, running or done; a
+        holder whose job id is `replaces` gives way) or the tenant's usage would pass `quota`."""
+        args = [record.document_id, json.dumps(asdict(record)), record.size_bytes, quota.documents, quota.pages, quota.size_bytes, replaces or ""]
+        outcome = self._claim(keys=self._keys(collection), args=args)
+        if outcome[0] == b"held":
+            return Claim(holder=_record(outcome[1]))
+        if outcome[0] == b"quota":
+            what, used, limit = (part.decode() for part in outcome[1:])
+            return Claim(quota=f"the tenant's {what} quota is used up ({used} of {limit})")
+        return Claim()
 
     def update(self, collection: str, document_id: str, **fields: object) -> None:
-        record = self.get(collection, document_id)
-        if record is None:
-            return
-        for name, value in fields.items():
-            setattr(record, name, value)
-        self.put(collection, record)
+        self._update(keys=self._keys(collection), args=[document_id, json.dumps(fields)])
 
     def list(self, collection: str) -> list[DocumentRecord]:
-        records = [DocumentRecord(**json.loads(raw)) for raw in self._redis.hvals(keys.documents(collection))]
+        records = [_record(raw) for raw in self._redis.hvals(keys.documents(collection))]
         return sorted(records, key=lambda record: record.filename)
 
     def collections(self) -> list[str]:
@@ -53,8 +163,13 @@ class DocumentRegistry:
     def count(self, collection: str) -> int:
         return int(self._redis.hlen(keys.documents(collection)))
 
-    def remove(self, collection: str, document_id: str) -> bool:
-        return bool(self._redis.hdel(keys.documents(collection), document_id))
+    def remove(self, collection: str, document_id: str, job_id: str | None = None) -> bool:
+        """Forget the document (only if its record is still `job_id`'s, when given) and refund its usage."""
+        return bool(self._remove(keys=self._keys(collection), args=[document_id, job_id or ""]))
+
+    def usage(self, tenant: str) -> Usage:
+        documents, pages, size = self._redis.hmget(keys.usage(tenant), ["documents", "pages", "bytes"])
+        return Usage(documents=int(documents or 0), pages=int(pages or 0), size_bytes=int(size or 0))
 
     def bump_generation(self, collection: str) -> int:
         """Called on every change to a collection's content, so answers cached before it go stale."""
@@ -62,3 +177,11 @@ class DocumentRegistry:
 
     def generation(self, collection: str) -> int:
         return int(self._redis.get(keys.generation(collection)) or 0)
+
+    @staticmethod
+    def _keys(collection: str) -> list[str]:
+        return [keys.documents(collection), keys.usage(unscope(collection)[0])]
+
+
+def _record(raw: bytes) -> DocumentRecord:
+    return DocumentRecord(**json.loads(raw))

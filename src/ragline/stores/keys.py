@@ -83,3 +83,13 @@ def workers(queue: str) -> str:
 
 def embedding_cache(model: str, digest: str) -> str:
     return f"{PREFIX}:emb:{model}:{digest}"
+
+
+def usage(tenant: str) -> str:
+    """Hash: documents, pages and bytes of one tenant's documents, checked against its quota."""
+    return f"{PREFIX}:usage:{tenant}"
+
+
+def seed_task(task_id: str) -> str:
+    """String (TTL): the tenant that sent one of the seed's demo tasks, the only one /task-status answers."""
+    return f"{PREFIX}:seedtask:{task_id}"

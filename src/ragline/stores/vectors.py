@@ -1,16 +1,26 @@
-"""The Chroma server: one Chroma collection per ragline collection, chunks with their page metadata."""
+"""The Chroma server: one Chroma collection per ragline collection, chunks with their page metadata.
+
+Every request has a timeout (Chroma's own client has none: a stalled server held its caller for
+as long as it stalled), and every call goes through the CHROMA breaker (stores/health.py): in the
+API, while the probe finds Chroma down, a call fails at once instead of holding a request thread,
+and no more than a few calls wait on Chroma at the same time.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, wraps
+from typing import Any, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
 import chromadb
 import httpx
 import numpy as np
+from chromadb.api.client import Client as ChromaClient
+from chromadb.api.fastapi import FastAPI as ChromaHttpApi
 from chromadb.config import Settings as ChromaSettings
+from chromadb.config import System
 from chromadb.errors import NotFoundError
 
 from ragline.errors import ErrorCode, RaglineError
@@ -18,6 +28,7 @@ from ragline.pipeline.answer import Passage
 from ragline.pipeline.lexical import LexicalEntry
 from ragline.pipeline.retrieve import PassageFilter
 from ragline.pipeline.records import Chunk, chunk_id
+from ragline.stores.health import CHROMA, RETRY_AFTER_SECONDS, DependencyDown
 from ragline.telemetry.instruments import vector_store_call
 from ragline.telemetry.tracing import annotate
 
@@ -26,6 +37,52 @@ UNAVAILABLE_ERRORS = (httpx.TransportError, ConnectionError)
 CHROMA_PREFIX = "ragline-"
 # Chunks per request when reading a whole collection (for the lexical index).
 READ_PAGE_SIZE = 1000
+DEFAULT_TIMEOUT_SECONDS = 30.0
+CONNECT_TIMEOUT_SECONDS = 5.0
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class _TimedSettings(ChromaSettings):
+    ragline_request_timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
+
+    def require(self, key: str) -> Any:
+        # chromadb accepts only its own class names as `chroma_api_impl` (it derives a client identity
+        # from them), but builds the class that `require` names: ours, a subclass of its HTTP client.
+        if key == "chroma_api_impl":
+            return f"{TimedHttpApi.__module__}.{TimedHttpApi.__name__}"
+        return super().require(key)
+
+
+class TimedHttpApi(ChromaHttpApi):
+    """Chroma's HTTP client with a timeout on every request, its first ones (made while the client is
+    created: identity, tenant and database checks) included. chromadb 1.5.9 has no setting for it."""
+
+    def __init__(self, system: System) -> None:
+        super().__init__(system)
+        seconds = float(getattr(system.settings, "ragline_request_timeout_seconds", DEFAULT_TIMEOUT_SECONDS))
+        self._session.timeout = httpx.Timeout(seconds, connect=min(seconds, CONNECT_TIMEOUT_SECONDS))
+
+
+def _guarded(method: Callable[P, R]) -> Callable[P, R]:
+    """One Chroma call: refused while the breaker is open, its connection failures and timeouts
+    reported to the breaker and raised as DEPENDENCY_UNAVAILABLE."""
+
+    @wraps(method)
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            with CHROMA.call(UNAVAILABLE_ERRORS):
+                return method(*args, **kwargs)
+        except DependencyDown as exc:
+            raise RaglineError(
+                ErrorCode.DEPENDENCY_UNAVAILABLE, f"the Chroma server is unavailable ({exc.reason}); retry shortly",
+                retry_after=RETRY_AFTER_SECONDS,
+            ) from exc
+        except UNAVAILABLE_ERRORS as exc:
+            raise _unavailable(exc) from exc
+
+    return call
 
 
 @dataclass(frozen=True)
@@ -46,29 +103,37 @@ class VectorIndex:
     """Adapter over a Chroma server. Collections store cosine-space vectors we compute ourselves:
     Chroma's own default embedding function downloads a model, which must never happen here."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS) -> None:
         self._url = url
+        self._timeout_seconds = timeout_seconds
 
     @cached_property
     def _client(self) -> chromadb.ClientAPI:
+        # What chromadb.HttpClient does, with TimedHttpApi in place of its timeout-less client.
         parts = urlsplit(self._url)
+        settings = _TimedSettings(
+            anonymized_telemetry=False,
+            chroma_api_impl="chromadb.api.fastapi.FastAPI",
+            chroma_server_host=parts.hostname or "127.0.0.1",
+            chroma_server_http_port=parts.port or (443 if parts.scheme == "https" else 8000),
+            chroma_server_ssl_enabled=parts.scheme == "https",
+            ragline_request_timeout_seconds=self._timeout_seconds,
+        )
         try:
-            return chromadb.HttpClient(
-                host=parts.hostname or "127.0.0.1",
-                port=parts.port or (443 if parts.scheme == "https" else 8000),
-                ssl=parts.scheme == "https",
-                settings=ChromaSettings(anonymized_telemetry=False),
-            )
-        except UNAVAILABLE_ERRORS as exc:
-            raise _unavailable(exc) from exc
+            return ChromaClient(settings=settings)
+        except ValueError as exc:
+            # Creating the client asks the server who we are, and turns a timeout or a refused
+            # connection into a ValueError: give the breaker and the callers the real error.
+            if isinstance(exc.__context__, UNAVAILABLE_ERRORS):
+                raise exc.__context__ from exc
+            raise
 
+    @_guarded
     def heartbeat(self) -> None:
-        try:
-            self._client.heartbeat()
-        except UNAVAILABLE_ERRORS as exc:
-            raise _unavailable(exc) from exc
+        self._client.heartbeat()
 
     @vector_store_call("get_collection")
+    @_guarded
     def check_model(self, collection: str, model: str) -> None:
         """Refuse to mix embedding models in one collection: their vectors are not comparable."""
         existing = self._find(collection)
@@ -76,31 +141,30 @@ class VectorIndex:
             _require_same_model(collection, existing.metadata or {}, model)
 
     @vector_store_call("upsert")
+    @_guarded
     def upsert(self, collection: str, model: str, records: Sequence[ChunkRecord], vectors: Sequence[Sequence[float]]) -> None:
         annotate(chunks=len(records))
         if not records:
             return
-        try:
-            target = self._client.get_or_create_collection(
-                CHROMA_PREFIX + collection,
-                embedding_function=None,
-                metadata={"embedding_model": model, "embedding_dimension": len(vectors[0])},
-                configuration={"hnsw": {"space": "cosine"}},
-            )
-            _require_same_model(collection, target.metadata or {}, model)
-            target.upsert(
-                ids=[record.chunk_id for record in records],
-                embeddings=[list(vector) for vector in vectors],
-                documents=[record.text for record in records],
-                metadatas=[
-                    {"document_id": r.document_id, "filename": r.filename, "page": r.page, "chunk": r.index}
-                    for r in records
-                ],
-            )
-        except UNAVAILABLE_ERRORS as exc:
-            raise _unavailable(exc) from exc
+        target = self._client.get_or_create_collection(
+            CHROMA_PREFIX + collection,
+            embedding_function=None,
+            metadata={"embedding_model": model, "embedding_dimension": len(vectors[0])},
+            configuration={"hnsw": {"space": "cosine"}},
+        )
+        _require_same_model(collection, target.metadata or {}, model)
+        target.upsert(
+            ids=[record.chunk_id for record in records],
+            embeddings=[list(vector) for vector in vectors],
+            documents=[record.text for record in records],
+            metadatas=[
+                {"document_id": r.document_id, "filename": r.filename, "page": r.page, "chunk": r.index}
+                for r in records
+            ],
+        )
 
     @vector_store_call("query")
+    @_guarded
     def query(
         self, collection: str, model: str, vector: Sequence[float], top_k: int, passage_filter: PassageFilter | None = None
     ) -> list[Passage]:
@@ -109,15 +173,12 @@ class VectorIndex:
         if target is None:
             return []
         _require_same_model(collection, target.metadata or {}, model)
-        try:
-            result = target.query(
-                query_embeddings=[list(vector)],
-                n_results=top_k,
-                where=_where(passage_filter),
-                include=["documents", "metadatas", "distances"],
-            )
-        except UNAVAILABLE_ERRORS as exc:
-            raise _unavailable(exc) from exc
+        result = target.query(
+            query_embeddings=[list(vector)],
+            n_results=top_k,
+            where=_where(passage_filter),
+            include=["documents", "metadatas", "distances"],
+        )
         return [
             # Chroma reports cosine distance; callers think in similarity.
             _passage(chunk_id, text, metadata, 1.0 - float(distance))
@@ -127,15 +188,13 @@ class VectorIndex:
         ]
 
     @vector_store_call("get")
+    @_guarded
     def score(self, collection: str, chunk_ids: Sequence[str], vector: Sequence[float]) -> list[Passage]:
         """These chunks as passages, scored by the cosine similarity of their stored vectors to `vector`."""
         target = self._find(collection)
         if target is None or not chunk_ids:
             return []
-        try:
-            result = target.get(ids=list(chunk_ids), include=["documents", "metadatas", "embeddings"])
-        except UNAVAILABLE_ERRORS as exc:
-            raise _unavailable(exc) from exc
+        result = target.get(ids=list(chunk_ids), include=["documents", "metadatas", "embeddings"])
         query = np.asarray(vector, dtype=np.float32)
         query /= max(float(np.linalg.norm(query)), 1e-12)
         passages = []
@@ -147,15 +206,13 @@ class VectorIndex:
         return passages
 
     @vector_store_call("get")
+    @_guarded
     def lexical_entries(self, collection: str) -> list[LexicalEntry]:
         """Every chunk of the collection with its text, read in pages, for an in-memory lexical index."""
         target = self._find(collection)
         entries: list[LexicalEntry] = []
         while target is not None:
-            try:
-                result = target.get(include=["documents", "metadatas"], limit=READ_PAGE_SIZE, offset=len(entries))
-            except UNAVAILABLE_ERRORS as exc:
-                raise _unavailable(exc) from exc
+            result = target.get(include=["documents", "metadatas"], limit=READ_PAGE_SIZE, offset=len(entries))
             entries.extend(
                 LexicalEntry(chunk_id, str(metadata["document_id"]), int(metadata["page"]), text or "")
                 for chunk_id, text, metadata in zip(result["ids"], result["documents"], result["metadatas"], strict=True)
@@ -165,35 +222,30 @@ class VectorIndex:
         return entries
 
     @vector_store_call("get")
+    @_guarded
     def chunk_ids(self, collection: str, document_id: str) -> list[str]:
         target = self._find(collection)
         if target is None:
             return []
-        try:
-            return target.get(where={"document_id": document_id}, include=[])["ids"]
-        except UNAVAILABLE_ERRORS as exc:
-            raise _unavailable(exc) from exc
+        return target.get(where={"document_id": document_id}, include=[])["ids"]
 
     @vector_store_call("delete")
+    @_guarded
     def delete_chunks(self, collection: str, chunk_ids: Sequence[str]) -> None:
         target = self._find(collection)
         if target is None or not chunk_ids:
             return
-        try:
-            target.delete(ids=list(chunk_ids))
-        except UNAVAILABLE_ERRORS as exc:
-            raise _unavailable(exc) from exc
+        target.delete(ids=list(chunk_ids))
 
     def delete_document(self, collection: str, document_id: str) -> None:
         self.delete_chunks(collection, self.chunk_ids(collection, document_id))
 
     def _find(self, collection: str) -> chromadb.Collection | None:
+        """Only inside a _guarded method."""
         try:
             return self._client.get_collection(CHROMA_PREFIX + collection, embedding_function=None)
         except NotFoundError:
             return None
-        except UNAVAILABLE_ERRORS as exc:
-            raise _unavailable(exc) from exc
 
 
 def _passage(chunk_id: str, text: str | None, metadata: dict, score: float) -> Passage:
@@ -231,4 +283,6 @@ def _require_same_model(collection: str, metadata: dict, model: str) -> None:
 
 
 def _unavailable(exc: Exception) -> RaglineError:
-    return RaglineError(ErrorCode.DEPENDENCY_UNAVAILABLE, f"the Chroma server is unreachable: {exc}")
+    return RaglineError(
+        ErrorCode.DEPENDENCY_UNAVAILABLE, f"the Chroma server is unreachable: {exc}", retry_after=RETRY_AFTER_SECONDS
+    )

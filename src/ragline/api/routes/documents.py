@@ -38,7 +38,7 @@ UPLOAD_ERRORS = {status: {"model": Problem} for status in (400, 409, 413, 415, 4
 )
 async def upload_document(collection: CollectionName, request: Request, service: ServiceDep) -> JSONResponse:
     """Upload one PDF (multipart field `file`); ingest runs in the background. Poll `status_url`."""
-    upload = await read_pdf_upload(request, service.settings.max_upload_bytes)
+    upload = await read_pdf_upload(request, service.settings.max_upload_bytes, service.settings.max_multipart_parts)
     accepted = await run_in_threadpool(service.accept_upload, collection, upload.filename, upload.data)
     return upload_response(accepted)
 
@@ -63,8 +63,23 @@ def delete_document(collection: CollectionName, document_id: DocumentId, service
 def download_document(collection: CollectionName, document_id: DocumentId, service: ServiceDep) -> Response:
     """The original PDF of an indexed document (the UI renders cited pages from it)."""
     record, data = service.document_file(collection, document_id)
-    disposition = f"inline; filename*=UTF-8''{quote(record.filename)}"
-    return Response(data, media_type="application/pdf", headers={"Content-Disposition": disposition})
+    return Response(data, media_type="application/pdf", headers=file_headers(record.filename))
+
+
+def file_headers(filename: str) -> dict[str, str]:
+    """Headers that keep an uploaded file from acting as a page of this origin, whatever its bytes are.
+
+    A download (attachment), never rendered inline; the type as declared (nosniff); and, opened anyway,
+    a sandbox without scripts, forms or same-origin access. The name goes as RFC 6266 / RFC 5987
+    `filename*`, with an ASCII fallback stripped of quotes, backslashes and control characters.
+    """
+    fallback = "".join(ch if " " <= ch <= "~" and ch not in '"\\' else "_" for ch in filename) or "document.pdf"
+    return {
+        "Content-Disposition": f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}",
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "sandbox; default-src 'none'",
+        "Cache-Control": "private, no-store",
+    }
 
 
 def upload_response(accepted: Accepted) -> JSONResponse:

@@ -50,7 +50,7 @@ def list_models(service: ServiceDep, caller: PrincipalDep) -> ModelsPublic:
     response_model=ChatCompletion,
     responses={
         200: {"content": {"text/event-stream": {}}, "description": "With `stream: true`: chat.completion.chunk events."},
-        **{status: {"model": Problem} for status in (404, 422, 503, 504)},
+        **{status: {"model": Problem} for status in (404, 413, 422, 503, 504)},
     },
 )
 async def chat_completions(
@@ -63,7 +63,7 @@ async def chat_completions(
     """
     if not re.fullmatch(COLLECTION_PATTERN, body.model):
         raise RaglineError(ErrorCode.NOT_FOUND, f"no collection named '{body.model}' (the model is the collection)")
-    question, history = _conversation(body.messages)
+    question, history = _conversation(body.messages, service.settings.max_chat_messages, service.settings.max_chat_chars)
     spec = service.query_spec(scope(caller.tenant, body.model), question, history=history)
     query = await run_in_threadpool(service.open_query, spec, body.stream)
     completion_id = f"chatcmpl-{query.request_id or uuid.uuid4().hex}"
@@ -83,8 +83,16 @@ async def chat_completions(
     )
 
 
-def _conversation(messages: Sequence[ChatMessage]) -> tuple[str, tuple[tuple[str, str], ...]]:
-    """(question, history): the last user message, and the user/assistant turns before it."""
+def _conversation(messages: Sequence[ChatMessage], max_messages: int, max_chars: int) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """(question, history): the last user message, and the user/assistant turns before it.
+
+    The history travels with the query task (and sits in the result backend for a day): its size is
+    bounded here, by message count and by characters over all messages.
+    """
+    if len(messages) > max_messages:
+        raise RaglineError(ErrorCode.CONVERSATION_TOO_LONG, f"more than {max_messages} messages (RAGLINE_MAX_CHAT_MESSAGES)")
+    if sum(len(message.text) for message in messages) > max_chars:
+        raise RaglineError(ErrorCode.CONVERSATION_TOO_LONG, f"the messages hold more than {max_chars} characters (RAGLINE_MAX_CHAT_CHARS)")
     last = next((n for n in range(len(messages) - 1, -1, -1) if messages[n].role == "user"), None)
     if last is None:
         raise RaglineError(ErrorCode.INVALID_QUESTION, "no user message: the last user message is the question")

@@ -20,19 +20,20 @@ TASK_ID_PATTERN = r"^[0-9a-fA-F-]{32,36}$"
 
 
 @router.post("/add/{x}/{y}", response_model=TaskSubmitted)
-def add(x: int, y: int, service: ServiceDep) -> TaskSubmitted:
-    return TaskSubmitted(task_id=service.submit_demo_task(names.ADD_NUMBERS_TASK, x, y))
+def add(x: int, y: int, service: ServiceDep, caller: PrincipalDep) -> TaskSubmitted:
+    return TaskSubmitted(task_id=service.submit_demo_task(names.ADD_NUMBERS_TASK, x, y, caller.tenant))
 
 
 @router.post("/divide/{x}/{y}", response_model=TaskSubmitted)
-def divide(x: int, y: int, service: ServiceDep) -> TaskSubmitted:
+def divide(x: int, y: int, service: ServiceDep, caller: PrincipalDep) -> TaskSubmitted:
     """Dividing by zero is allowed here: the task then ends FAILED with the reason."""
-    return TaskSubmitted(task_id=service.submit_demo_task(names.DIVIDE_NUMBERS_TASK, x, y))
+    return TaskSubmitted(task_id=service.submit_demo_task(names.DIVIDE_NUMBERS_TASK, x, y, caller.tenant))
 
 
-@router.get("/task-status/{task_id}", response_model=TaskStatus)
-def task_status(task_id: Annotated[str, Path(pattern=TASK_ID_PATTERN)], service: ServiceDep) -> TaskStatus:
-    return TaskStatus(**service.task_status(task_id))
+@router.get("/task-status/{task_id}", response_model=TaskStatus, responses={404: {"model": Problem}})
+def task_status(task_id: Annotated[str, Path(pattern=TASK_ID_PATTERN)], service: ServiceDep, caller: PrincipalDep) -> TaskStatus:
+    """The state of a demo task this tenant sent; any other task id is unknown (404)."""
+    return TaskStatus(**service.task_status(task_id, caller.tenant))
 
 
 @router.post(
