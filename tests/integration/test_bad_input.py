@@ -8,6 +8,7 @@ import pytest
 from ragline.stores.vectors import VectorIndex
 from tests.conftest import stored, upload, wait_for_job
 from tests.integration.conftest import UPLOAD_LIMIT
+from tests.pdfs import blank_pages_pdf
 
 
 def _snapshot(api: httpx.Client, index: VectorIndex, world: dict) -> tuple:
@@ -34,21 +35,6 @@ def test_unusable_pdfs_end_failed_with_a_reason(api: httpx.Client, index: Vector
     assert job["error"]
     assert index.chunk_ids(stored("world"), job["document_id"]) == []
     assert _snapshot(api, index, world) == before
-
-
-def blank_pages_pdf(count: int) -> bytes:
-    """A valid PDF of `count` blank pages, written out directly (PyMuPDF takes a minute to build one)."""
-    kids = b" ".join(b"%d 0 R" % number for number in range(3, count + 3))
-    objects = [b"<</Type/Catalog/Pages 2 0 R>>", b"<</Type/Pages/MediaBox[0 0 612 792]/Count %d/Kids[%s]>>" % (count, kids)]
-    objects += [b"<</Type/Page/Parent 2 0 R>>"] * count
-    pdf, offsets = bytearray(b"%PDF-1.4\n"), []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(pdf))
-        pdf += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(pdf)
-    pdf += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1) + b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    pdf += b"trailer\n<</Size %d/Root 1 0 R>>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(pdf)
 
 
 def test_tens_of_thousands_of_empty_pages_end_failed(api: httpx.Client, index: VectorIndex, world: dict) -> None:

@@ -12,7 +12,8 @@ from PIL import Image
 
 from ragline.pipeline.extract import iter_pages, open_pdf
 from ragline.pipeline.split import split_pages
-from ragline.ui.pages import DPI, PASSAGE_COLOR, matched_words, render_cited_page
+from ragline.ui.pages import DPI, MAX_PIXELS, PASSAGE_COLOR, matched_words, notice_png, render_cited_page
+from tests.pdfs import pdf_of
 
 WORLD = "world_population_wikipedia.pdf"
 
@@ -79,3 +80,67 @@ def test_a_quoted_sentence_is_marked_more_strongly_than_its_passage(world: bytes
 def test_text_that_is_not_on_the_page_highlights_nothing(world: bytes) -> None:
     assert _highlighted_rows(render_cited_page(world, 2, "Completely unrelated words about sourdough bread baking")).size == 0
 
+
+
+# ---- hostile PDFs: a page is drawn bounded in pixels and time, and a failure is a picture that says so ----
+
+
+def _stream(dictionary: bytes, content: bytes) -> bytes:
+    return b"<<%s/Length %d>>\nstream\n%s\nendstream" % (dictionary, len(content), content)
+
+
+def _page_pdf(media_box: bytes, content: bytes, resources: bytes = b"<<>>", extra: list[bytes] = ()) -> bytes:
+    return pdf_of(
+        [
+            b"<</Type/Catalog/Pages 2 0 R>>",
+            b"<</Type/Pages/Count 1/Kids[3 0 R]>>",
+            b"<</Type/Page/Parent 2 0 R/MediaBox[%s]/Resources %s/Contents 4 0 R>>" % (media_box, resources),
+            _stream(b"", content),
+            *extra,
+        ]
+    )
+
+
+def _size(png: bytes) -> tuple[int, int]:
+    return Image.open(io.BytesIO(png)).size
+
+
+def _is_notice(png: bytes) -> bool:
+    """The picture of a message, not of a page: the notice's own size."""
+    return _size(png) == _size(notice_png("x"))
+
+
+def test_a_giant_page_is_drawn_within_the_pixel_bound() -> None:
+    # 200 x 200 inches: 22,000 pixels a side at the UI's DPI, 484 million in all without the bound.
+    png = render_cited_page(_page_pdf(b"0 0 14400 14400", b"0 0 1 rg 0 0 7200 7200 re f"), 1, "")
+    width, height = _size(png)
+    assert width * height <= MAX_PIXELS
+    assert min(width, height) > 1000, "shrunk to the bound, not to nothing"
+    assert not _is_notice(png)
+
+
+@pytest.mark.parametrize(
+    ("pdf", "page"),
+    [
+        (b"%PDF-1.7\nnot really a PDF at all", 1),
+        (_page_pdf(b"0 0 612 792", b"BT /F1 12 Tf (hello) Tj ET"), 7),
+    ],
+    ids=["garbage", "no-such-page"],
+)
+def test_an_unusable_page_gives_a_picture_saying_so(pdf: bytes, page: int) -> None:
+    assert _is_notice(render_cited_page(pdf, page, "hello"))
+
+
+def test_a_page_that_draws_forever_is_given_up_and_the_next_one_is_drawn(world: bytes) -> None:
+    # Ten form XObjects, each drawing the next ten times: 10^10 rectangles for one page ("billion laughs").
+    depth = 10
+    forms = []
+    for level in range(depth):
+        if level + 1 < depth:
+            body, resources = b"/X Do " * 10, b"/Resources<</XObject<</X %d 0 R>>>>" % (6 + level)
+        else:
+            body, resources = b"0 0 1 1 re f", b""
+        forms.append(_stream(b"/Type/XObject/Subtype/Form/BBox[0 0 612 792]" + resources, body))
+    slow = _page_pdf(b"0 0 612 792", b"/X Do", b"<</XObject<</X 5 0 R>>>>", forms)
+    assert _is_notice(render_cited_page(slow, 1, "", timeout=2.0))
+    assert not _is_notice(render_cited_page(world, 1, "The median age of human beings"))
