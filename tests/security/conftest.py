@@ -1,19 +1,27 @@
-"""A stack with API keys for two tenants, a rate limit, a short queue limit and fast worker expiry."""
+"""A stack with API keys for several tenants, a rate limit, a short queue limit and fast worker expiry;
+and a second API process on it with tight request bounds (timeouts, quotas, failed-auth limit)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import httpx
 import pytest
 
-from ragline.localstack import LocalStack
-from tests.conftest import api_client, stack_fixture
+from ragline.localstack import LocalStack, free_port, http_ok
+from tests.conftest import ARTIFACTS, api_client, stack_fixture, wait_until
 
 KEYS = {
     "acme": "acme-key-0123456789abcdef",
     "globex": "globex-key-0123456789abcdef",
     "hammer": "hammer-key-0123456789abcdef",
+    # Tenants of the limits tests, so their quotas and races touch nobody else's counts.
+    "quota": "quota-key-0123456789abcdef",
+    "racer": "racer-key-0123456789abcdef",
+    "fuzz": "fuzz-key-0123456789abcdef",
 }
 RATE_LIMIT = 300
 MAX_QUEUE = 2
@@ -26,6 +34,8 @@ secured = stack_fixture(
         "RAGLINE_RATE_LIMIT_PER_MINUTE": str(RATE_LIMIT),
         "RAGLINE_MAX_QUEUE_LENGTH": str(MAX_QUEUE),
         "RAGLINE_WORKER_HEARTBEAT_TTL_SECONDS": "5",
+        # Every test client is 127.0.0.1; the bounded API below tests this limit from other addresses.
+        "RAGLINE_AUTH_FAILURES_PER_MINUTE": "1000",
     },
 )
 
@@ -49,6 +59,52 @@ def anonymous(secured: LocalStack) -> Iterator[httpx.Client]:
 
 
 @pytest.fixture(scope="session")
+def fuzzer(secured: LocalStack) -> Iterator[httpx.Client]:
+    with api_client(secured, KEYS["fuzz"]) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
 def hammer(secured: LocalStack) -> Iterator[httpx.Client]:
     with api_client(secured, KEYS["hammer"]) as client:
         yield client
+
+
+# The bounded API's limits: small enough to reach in a test, each its own RAGLINE_* setting.
+BOUNDS = {
+    "RAGLINE_HEADER_TIMEOUT_SECONDS": "2",
+    "RAGLINE_BODY_TIMEOUT_SECONDS": "2",
+    "RAGLINE_AUTH_FAILURES_PER_MINUTE": "5",
+    "RAGLINE_TENANT_MAX_DOCUMENTS": "2",
+    "RAGLINE_TENANT_MAX_PAGES": "3",
+    "RAGLINE_TENANT_MAX_BYTES": "400000",
+}
+
+
+@dataclass
+class BoundedApi:
+    url: str
+    log_path: object
+
+
+@pytest.fixture(scope="session")
+def bounded(secured: LocalStack) -> Iterator[BoundedApi]:
+    """Another API process (`python -m ragline.api`, as the stack runs its own) on the secured stack's
+    Redis, Chroma and workers, with the tight limits of BOUNDS."""
+    port = free_port()
+    log_path = ARTIFACTS / "logs" / "security-bounded-api.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "ragline.api", "--host", "127.0.0.1", "--port", str(port), "--no-access-log"],
+            env={**secured.env(), **BOUNDS},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_until(lambda: process.poll() is not None or http_ok(f"{url}/healthz"), 60, "the bounded API")
+            assert process.poll() is None, log_path.read_text()[-3000:]
+            yield BoundedApi(url=url, log_path=log_path)
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
