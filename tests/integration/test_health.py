@@ -5,6 +5,7 @@ import time
 import httpx
 
 from ragline.localstack import LocalStack
+from tests.conftest import wait_until
 
 
 def test_liveness_and_readiness(api: httpx.Client) -> None:
@@ -18,7 +19,8 @@ def test_readiness_names_the_dependency_that_is_down_and_recovers(api: httpx.Cli
     os.killpg(chroma.pid, signal.SIGKILL)
     chroma.wait()
     try:
-        response = api.get("/readyz")
+        # Readiness is what the API's background probe saw last (it checks every 2 s).
+        response = wait_until(lambda: (r := api.get("/readyz")).status_code == 503 and r, 15, "/readyz to notice")
         assert response.status_code == 503
         assert response.headers["content-type"] == "application/problem+json"
         body = response.json()

@@ -5,6 +5,10 @@ Run with: python -m ragline.api --host 0.0.0.0 --port 8000 (uvicorn with the bou
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
@@ -15,8 +19,21 @@ from ragline.api.routes import documents, health, jobs, openai_compat, query, se
 from ragline.api.service import RaglineService
 from ragline.api.uploads import MULTIPART_OVERHEAD_BYTES
 from ragline.config import Settings, get_settings
+from ragline.stores.health import DependencyProbe
 from ragline.telemetry.api import install_api_telemetry
 from ragline.worker import names
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    # /readyz and the Redis and Chroma breakers read what this probe last saw: no request waits on a
+    # stalled dependency's socket to learn that it is down.
+    probe: DependencyProbe = app.state.probe
+    await asyncio.to_thread(probe.start)
+    try:
+        yield
+    finally:
+        await asyncio.to_thread(probe.stop)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -25,8 +42,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="ragline",
         version=__version__,
         description="Upload PDFs, ask questions, get answers that cite document and page.",
+        lifespan=_lifespan,
     )
     app.state.service = RaglineService(settings)
+    app.state.probe = DependencyProbe(str(settings.redis_url), settings.chroma_url)
     install_problem_handlers(app)
     install_problem_schema(app)
     # Added before telemetry, so they run inside it: their refusals are measured and carry a trace id.
