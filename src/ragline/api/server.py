@@ -142,15 +142,19 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self.transport.close()
 
 
-def serve(settings: Settings, host: str, port: int, workers: int | None = None, reload: bool = False, access_log: bool = True) -> None:
+def serve(settings: Settings, options: argparse.Namespace) -> None:
     uvicorn.run(
         "ragline.api.app:create_app",
         factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        reload=reload,
-        access_log=access_log,
+        host=options.host,
+        port=options.port,
+        workers=options.workers,
+        reload=options.reload,
+        reload_dirs=options.reload_dir,
+        access_log=options.access_log,
+        proxy_headers=options.proxy_headers,
+        forwarded_allow_ips=options.forwarded_allow_ips,
+        root_path=options.root_path,
         http=BoundedHttpToolsProtocol,
         timeout_keep_alive=settings.keep_alive_seconds,
         limit_concurrency=settings.max_connections or None,
@@ -160,11 +164,15 @@ def serve(settings: Settings, host: str, port: int, workers: int | None = None, 
 
 
 def main(argv: list[str] | None = None) -> None:
+    """The options of `uvicorn` that the compose file, the chart and Tilt pass; limits come from RAGLINE_*."""
     parser = argparse.ArgumentParser(prog="python -m ragline.api", description="Run the ragline API (uvicorn, bounded).")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--workers", type=int, default=None, help="Processes (default: WEB_CONCURRENCY or 1).")
     parser.add_argument("--reload", action="store_true", help="Restart on source changes (development).")
+    parser.add_argument("--reload-dir", action="append", default=None, help="Folder to watch with --reload (repeatable).")
     parser.add_argument("--no-access-log", dest="access_log", action="store_false")
-    args = parser.parse_args(argv)
-    serve(get_settings(), args.host, args.port, args.workers, args.reload, args.access_log)
+    parser.add_argument("--proxy-headers", action=argparse.BooleanOptionalAction, default=True, help="Trust X-Forwarded-* from --forwarded-allow-ips.")
+    parser.add_argument("--forwarded-allow-ips", default=None, help="Proxies to trust (default: FORWARDED_ALLOW_IPS or 127.0.0.1).")
+    parser.add_argument("--root-path", default="")
+    serve(get_settings(), parser.parse_args(argv))
