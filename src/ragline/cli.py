@@ -96,7 +96,8 @@ def demo(
     ports = StackPorts(api_port, flower_port, chroma_port, redis_port, ui=ui_port)
     # The web UI is for whoever stays to use the stack; --no-keep stops right after the answer.
     stack = _stack(data_dir, host, ports, redis_url, verbose, with_ui=keep)
-    with _running(stack), ExitStack() as files:
+    # The answer needs neither the web UI nor Flower (the UI takes the longest to start): they come up meanwhile.
+    with _running(stack, background=("ui", "flower")), ExitStack() as files:
         client = RaglineClient(stack.api_url)
         # The PDF ships inside the package, so an installed wheel runs the demo as a checkout does.
         pdf = files.enter_context(resources.as_file(resources.files("ragline.demo") / DEMO_PDF))
@@ -300,15 +301,16 @@ def _print_event(name: str, message: str) -> None:
 class _running:
     """Start the stack, turn a start failure into a clear message and exit code, always stop."""
 
-    def __init__(self, stack: LocalStack) -> None:
+    def __init__(self, stack: LocalStack, background: tuple[str, ...] = ()) -> None:
         self.stack = stack
+        self.background = background
 
     def __enter__(self) -> LocalStack:
         # SIGTERM must unwind like Ctrl-C so the children are stopped, not orphaned.
         signal.signal(signal.SIGTERM, _interrupt)
         errors.print(f"Starting the local stack; each service logs to {self.stack.log_dir}/<service>.log", highlight=False)
         try:
-            self.stack.start()
+            self.stack.start(background=self.background)
         except StackError as exc:
             errors.print(f"[red]could not start the local stack:[/] {escape(str(exc))}", highlight=False)
             raise typer.Exit(EXIT_UNREACHABLE) from exc

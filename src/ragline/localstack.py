@@ -32,7 +32,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -176,7 +176,9 @@ class LocalStack:
     def __exit__(self, *_: object) -> None:
         self.stop()
 
-    def start(self) -> None:
+    def start(self, background: Collection[str] = ()) -> None:
+        """Start every service; return once all are ready but those named in `background` (e.g. the web UI,
+        which nothing else needs), whose readiness is then reported through `on_event` as it comes."""
         (self.data_dir / "pdfs").mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self._stopping.clear()
@@ -192,10 +194,13 @@ class LocalStack:
                     service.log_path.write_text("")
                     self.services.append(service)
                     self._spawn(service)
-                self._wait_ready(members)
+                self._wait_ready([service for service in members if service.name not in background])
         except BaseException:
             self.stop()
             raise
+        for service in self.services:
+            if service.name in background:
+                threading.Thread(target=self._wait_in_background, args=(service,), daemon=True).start()
         if self.supervise:
             for service in self.services:
                 self._watch(service)
@@ -451,6 +456,14 @@ class LocalStack:
                 )
             if self._stopping.wait(POLL_SECONDS):
                 raise StackError("the stack is stopping")
+
+    def _wait_in_background(self, service: Service) -> None:
+        try:
+            self._wait_ready([service])
+        except StackError as exc:
+            # Supervised, an exit is reported (and restarted) by the supervisor; a stop is no failure.
+            if not self.supervise and not self._stopping.is_set():
+                self._event(service, str(exc))
 
     # ---- supervision -----------------------------------------------------------------------
 
