@@ -314,6 +314,11 @@ class _running:
         except StackError as exc:
             errors.print(f"[red]could not start the local stack:[/] {escape(str(exc))}", highlight=False)
             raise typer.Exit(EXIT_UNREACHABLE) from exc
+        except KeyboardInterrupt:
+            # Ctrl-C or SIGTERM while starting (the API may answer before the last worker): start() has
+            # stopped what it started; a stop asked for is a clean exit, as after the start.
+            errors.print("stopped while starting")
+            raise typer.Exit(0) from None
         return self.stack
 
     def __exit__(self, exc_type: type | None, *_: object) -> bool:

@@ -105,3 +105,25 @@ def test_cli_reports_an_unreachable_api_with_exit_code_3(command: list[str]) -> 
     result = subprocess.run([*RAGLINE, *command, "--api-url", dead], capture_output=True, text=True, timeout=60)
     assert result.returncode == 3
     assert "cannot reach the API" in result.stderr
+
+
+def test_sigterm_while_starting_stops_every_child_and_exits_0(tmp_path: Path) -> None:
+    ports = free_ports()
+    output = tmp_path / "console.log"
+    with output.open("w") as console:
+        process = subprocess.Popen([*RAGLINE, "up", "--data-dir", str(tmp_path), *port_args(ports)], stdout=console, stderr=subprocess.STDOUT)
+        try:
+            # Redis and Chroma are up, the workers, API, UI and Flower are starting.
+            deadline = time.monotonic() + 120
+            while "✓ chroma ready" not in output.read_text() and time.monotonic() < deadline:
+                assert process.poll() is None, output.read_text()
+                time.sleep(0.2)
+            time.sleep(1)
+            children = psutil.Process(process.pid).children(recursive=True)
+            assert len(children) >= 7, output.read_text()
+        finally:
+            process.send_signal(signal.SIGTERM)
+            exit_code = process.wait(timeout=90)
+    assert exit_code == 0, output.read_text()
+    time.sleep(0.5)
+    assert [child.pid for child in children if child.is_running() and child.status() != psutil.STATUS_ZOMBIE] == []

@@ -47,7 +47,8 @@ def test_the_installed_wheel_runs_the_demo_from_an_empty_folder(tmp_path: Path) 
     _run([sys.executable, "-m", "venv", str(venv)], log, timeout=120)
     python = venv / "bin" / "python"
     env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "VIRTUAL_ENV", "RAGLINE_MODEL_CACHE_DIR")}
-    _run([str(python), "-m", "pip", "install", "--quiet", f"{wheel}[local]"], log, timeout=900, env=env)
+    # As `make demo` installs: no byte-compiling of every module up front (see the Makefile).
+    _run([str(python), "-m", "pip", "install", "--quiet", "--no-compile", f"{wheel}[local]"], log, timeout=900, env=env)
 
     folder = tmp_path / "newcomer"
     folder.mkdir()

@@ -11,7 +11,7 @@ import httpx
 
 from ragline.localstack import free_port
 from tests.conftest import ARTIFACTS, free_ports
-from tests.e2e.test_local_stack import RAGLINE, _port_args, _wait_ready
+from tests.e2e.running import RAGLINE, port_args, wait_ready
 
 SCRAPED = {"api", "ingest-worker", "query-worker", "default-worker", "flower"}
 
@@ -22,10 +22,10 @@ def test_up_with_prometheus_scrapes_every_process(tmp_path: Path) -> None:
     log = ARTIFACTS / "logs" / "observability-up.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w") as output:
-        command = [*RAGLINE, "up", "--data-dir", str(tmp_path), *_port_args(ports), "--prometheus", "--prometheus-port", str(prometheus_port)]
+        command = [*RAGLINE, "up", "--data-dir", str(tmp_path), *port_args(ports), "--prometheus", "--prometheus-port", str(prometheus_port)]
         process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
         try:
-            _wait_ready([f"http://127.0.0.1:{ports.api}/readyz", f"{prometheus}/-/ready"], process)
+            wait_ready([f"http://127.0.0.1:{ports.api}/readyz", f"{prometheus}/-/ready"], process)
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:
                 targets = httpx.get(f"{prometheus}/api/v1/targets", timeout=5).json()["data"]["activeTargets"]
