@@ -42,7 +42,8 @@ from tests.images.chartcluster import (
 )
 from tests.images.podrunner import PodRunner, docker
 
-pytestmark = pytest.mark.slow
+# A cold image build (the project_images fixture) can take many minutes before the first test.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 
 DEFAULT_VALUES = ROOT / "ci" / "default-values.yaml"
 

@@ -21,7 +21,8 @@ import pytest
 from tests.images.chartcluster import ROOT, Cluster, ask, ingest_from_zero, installed, render
 from tests.images.podrunner import docker
 
-pytestmark = pytest.mark.slow
+# A cold image build (the project_images fixture) can take many minutes before the first test.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 
 API_KEY = f"ops-{secrets.token_hex(12)}"
 UI_KEY = f"ui-{secrets.token_hex(12)}"
