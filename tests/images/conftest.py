@@ -42,6 +42,9 @@ BASE_IMAGES = {
 # Image sizes the suite holds the images to (bytes, as `docker image inspect` counts them), on the
 # local stand-in bases; docs/deploy.md "Image sizes" records the measured ones.
 SIZE_LIMITS = {"api": 350_000_000, "ingest-worker": 700_000_000, "query-worker": 700_000_000, "ui": 500_000_000}
+# What docker-compose.yml and the chart run every ragline container with.
+HARDENED = ("--read-only", "--tmpfs", "/tmp", "--user", "10001:10001", "--cap-drop", "ALL",
+            "--security-opt", "no-new-privileges:true")
 # Every container and network the suite starts carries this label: cleaned up at the end whatever happens.
 LABEL = f"org.ragline.test-session={uuid.uuid4().hex[:12]}"
 
@@ -113,6 +116,9 @@ def _remove_labelled() -> None:
     nets = docker("network", "ls", "-q", "--filter", f"label={LABEL}", check=False).stdout.split()
     if nets:
         docker("network", "rm", *nets, check=False)
+    volumes = docker("volume", "ls", "-q", "--filter", f"label={LABEL}", check=False).stdout.split()
+    if volumes:
+        docker("volume", "rm", "-f", *volumes, check=False)
 
 
 def _build(script: str, *args: str) -> str:
@@ -170,6 +176,15 @@ class Network:
         if ids:
             docker("rm", "-f", "-v", *ids, check=False)
         docker("network", "rm", self.name, check=False)
+        volumes = docker("volume", "ls", "-q", "--filter", f"label={LABEL}", "--filter", f"name={self.name}", check=False)
+        if volumes.stdout.split():
+            docker("volume", "rm", "-f", *volumes.stdout.split(), check=False)
+
+    def volume(self, name: str) -> str:
+        """A named volume removed with the network (a fresh one starts with the image's folder and owner)."""
+        vname = f"{self.name}-{name}"
+        docker("volume", "create", "--label", LABEL, vname)
+        return vname
 
     def run(self, image: str, *command: str, name: str, env: dict[str, str] | None = None, publish: int | None = None,
             options: tuple[str, ...] = ()) -> Container:
