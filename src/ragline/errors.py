@@ -27,6 +27,7 @@ class ErrorCode(Enum):
     MALFORMED_PDF = ("malformed_pdf", 422)
     EMPTY_PDF = ("empty_pdf", 422)
     NO_EXTRACTABLE_TEXT = ("no_extractable_text", 422)
+    TOO_MANY_CHUNKS = ("too_many_chunks", 422)
     EMBEDDING_MODEL_MISMATCH = ("embedding_model_mismatch", 409)
     UNAUTHORIZED = ("unauthorized", 401)
     RATE_LIMITED = ("rate_limited", 429)

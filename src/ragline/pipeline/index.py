@@ -51,3 +51,20 @@ def page_parts(chunks: Sequence[Chunk], pages_per_part: int) -> list[tuple[int, 
             start = position
     parts.append((start, len(chunks)))
     return parts
+
+
+def bounded_parts(parts: Sequence[tuple[int, int]], max_chunks: int) -> list[tuple[int, int]]:
+    """Split every [start, stop) range of more than `max_chunks` chunks into near-equal pieces (within
+    a page if need be: one page of a text dump can hold thousands of chunks); 0 keeps them as they are.
+
+    >>> bounded_parts([(0, 3), (3, 13)], 4)
+    [(0, 3), (3, 6), (6, 9), (9, 13)]
+    """
+    if max_chunks == 0:
+        return list(parts)
+    bounded = []
+    for start, stop in parts:
+        pieces = max(-(-(stop - start) // max_chunks), 1)
+        edges = [start + (stop - start) * piece // pieces for piece in range(pieces + 1)]
+        bounded.extend(zip(edges, edges[1:]))
+    return bounded

@@ -42,6 +42,21 @@ def job_parts(job_id: str) -> str:
     return f"{PREFIX}:parts:{job_id}"
 
 
+def part_plan(job_id: str) -> str:
+    """Hash (TTL): the attempt token and page-range count of a fanned-out ingest's current attempt."""
+    return f"{PREFIX}:partplan:{job_id}"
+
+
+def part_pending(job_id: str) -> str:
+    """List (TTL): "start:stop" page ranges not sent yet; each range that ends sends the next."""
+    return f"{PREFIX}:partpending:{job_id}"
+
+
+def part_done(job_id: str) -> str:
+    """Set (TTL): chunk-range starts of the page ranges the current attempt has stored."""
+    return f"{PREFIX}:partdone:{job_id}"
+
+
 def document_file(collection: str, document_id: str) -> str:
     """String (no TTL): the original PDF of an indexed document, for page previews and downloads."""
     return f"{PREFIX}:file:{collection}:{document_id}"

@@ -1,5 +1,10 @@
 """The ingest worker: extract -> split -> embed and upsert, one Celery chain per document.
 
+A long document is embedded in page ranges (at most RAGLINE_INGEST_CHUNKS_PER_PART chunks each),
+run by every ingest process in parallel but never more than RAGLINE_INGEST_PARTS_IN_FLIGHT of one
+document queued at once: each range that ends sends the next (stores/parts.py), so an upload sent
+meanwhile, from any tenant, waits for a few ranges and not for the whole document.
+
 Run with: celery -A ragline.worker.ingest worker -Q ingest --concurrency 1 --prefetch-multiplier 1
 """
 
@@ -10,12 +15,12 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from celery import Task, chord
+from celery import Task
 from celery.signals import worker_process_init
 
 from ragline.errors import ErrorCode, RaglineError
 from ragline.pipeline.extract import iter_pages, open_pdf, require_text
-from ragline.pipeline.index import index_chunks, page_parts
+from ragline.pipeline.index import bounded_parts, index_chunks, page_parts
 from ragline.recovery import sweep
 from ragline.pipeline.split import Chunk, chunk_id, split_pages
 from ragline.providers.cached import CachedEmbedder
@@ -165,6 +170,13 @@ def text_splitter_task(self: Task, job_id: str) -> str:
         settings = runtime.settings
         chunks = split_pages(pages, settings.chunk_size, settings.chunk_overlap)
         annotate(pages=len(pages), chunks=len(chunks))
+        if len(chunks) > settings.max_chunks_per_document:
+            # Refused before anything is stored: the collection stays as it was.
+            raise RaglineError(
+                ErrorCode.TOO_MANY_CHUNKS,
+                f"the document splits into {len(chunks)} chunks, more than the {settings.max_chunks_per_document} "
+                "allowed per document (RAGLINE_MAX_CHUNKS_PER_DOCUMENT); split it into smaller files",
+            )
         runtime.artifacts.put_chunks(job_id, chunks)
         runtime.jobs.update(job_id, chunks_total=len(chunks))
     return job_id
@@ -173,17 +185,20 @@ def text_splitter_task(self: Task, job_id: str) -> str:
 @app.task(name=names.VECTORSTORE_TASK, bind=True, base=IngestTask)
 def vectorstore_task(self: Task, job_id: str) -> str:
     """Embed the chunks and upsert them under deterministic ids: here for a short document; for a
-    long one, one task per page range, run in parallel by every ingest worker process (a chord).
+    long one, one task per page range, run in parallel by the ingest worker processes, a few at a time.
     """
     job = _load_job(job_id)
     with _stage(self, job, "index"):
         chunks = _stored_chunks(job_id)
         runtime.index.check_model(job.collection, runtime.embedder.name)
         runtime.jobs.start_parts(job_id)
-        parts = page_parts(chunks, runtime.settings.ingest_pages_per_part)
+        settings = runtime.settings
+        parts = bounded_parts(page_parts(chunks, settings.ingest_pages_per_part), settings.ingest_chunks_per_part)
         annotate(chunks=len(chunks), parts=len(parts))
         if len(parts) > 1:
-            chord(index_part_task.si(job_id, start, stop) for start, stop in parts)(finish_ingest_task.si(job_id))
+            attempt, first = runtime.parts.start(job_id, parts, settings.ingest_parts_in_flight or len(parts))
+            for start, stop in first:
+                _send_part(job_id, start, stop, attempt)
             return job_id
         for start, stop in parts:
             _index_range(job, chunks, start, stop)
@@ -193,24 +208,40 @@ def vectorstore_task(self: Task, job_id: str) -> str:
 
 
 @app.task(name=names.INDEX_PART_TASK, bind=True, base=IngestTask)
-def index_part_task(self: Task, job_id: str, start: int, stop: int) -> int:
-    """Embed and upsert one page range of a fanned-out document: chunks[start:stop]."""
+def index_part_task(self: Task, job_id: str, start: int, stop: int, attempt: str | None = None) -> int:
+    """Embed and upsert one page range of a fanned-out document: chunks[start:stop]; then send the
+    document's next range, or its finish once every range is stored.
+
+    `attempt` is None only for ranges sent by a release that fanned out as a chord.
+    """
     job = _load_job(job_id)
-    if job.state != "running":
+    if job.state != "running" or (attempt is not None and not runtime.parts.is_current(job_id, attempt)):
         return 0  # a late redelivery after the job was re-sent, finished or failed
     with _stage(self, job, "index"):
         _index_range(job, _stored_chunks(job_id), start, stop)
     # A range still writing when another range failed the job must not leave its chunks behind.
     if runtime.jobs.get(job_id).state == "failed":  # type: ignore[union-attr]
         purge_document_task.delay(job.collection, job.document_id)
+        return 0
+    if attempt is not None:
+        outcome = runtime.parts.finish(job_id, attempt, start)
+        if outcome.next is not None:
+            _send_part(job_id, *outcome.next, attempt)
+        elif outcome.all_done:
+            finish_ingest_task.apply_async(args=(job_id,), kwargs={"attempt": attempt})
     return stop - start
 
 
+def _send_part(job_id: str, start: int, stop: int, attempt: str) -> None:
+    # Arguments as the chord sent them (job, first chunk, end), the attempt as a keyword.
+    index_part_task.apply_async(args=(job_id, start, stop), kwargs={"attempt": attempt})
+
+
 @app.task(name=names.FINISH_INGEST_TASK, bind=True, base=IngestTask)
-def finish_ingest_task(self: Task, job_id: str) -> str:
-    """The chord's end: every page range is stored, so the document is."""
+def finish_ingest_task(self: Task, job_id: str, attempt: str | None = None) -> str:
+    """Every page range is stored, so the document is."""
     job = _load_job(job_id)
-    if job.state != "running":
+    if job.state != "running" or (attempt is not None and not runtime.parts.is_current(job_id, attempt)):
         return job_id
     with _stage(self, job, "finish"):
         chunks = _stored_chunks(job_id)
@@ -268,6 +299,7 @@ def _mark_done(job: Job, chunk_count: int) -> None:
     runtime.documents.bump_generation(job.collection)
     runtime.artifacts.keep_file(job.job_id, job.collection, job.document_id)
     runtime.artifacts.discard(job.job_id)
+    runtime.parts.discard(job.job_id)
     runtime.jobs.finish(job.job_id)
     record_ingest_done(pages_total, chunk_count)
     logger.info("ingest done job_id=%s document_id=%s chunks=%s", job.job_id, job.document_id, chunk_count)

@@ -6,6 +6,7 @@ from functools import cached_property
 
 from ragline.providers.embeddings import Embedder, create_embedder
 from ragline.stores.bundle import Stores
+from ragline.stores.parts import PartPlan
 
 
 class WorkerRuntime(Stores):
@@ -14,3 +15,7 @@ class WorkerRuntime(Stores):
     @cached_property
     def embedder(self) -> Embedder:
         return create_embedder(self.settings)
+
+    @cached_property
+    def parts(self) -> PartPlan:
+        return PartPlan(self.redis, self.settings.intermediate_ttl_seconds)
