@@ -20,7 +20,7 @@ import httpx  # noqa: E402
 
 from ragline.localstack import LocalStack  # noqa: E402
 from tests.conftest import SAMPLES, free_ports, upload, wait_for_job  # noqa: E402
-from tests.security.stalls import HealthWatch, Load, percentiles, stalled, wait_for_readiness  # noqa: E402
+from tests.security.stalls import NO_QUOTA, HealthWatch, Load, percentiles, stalled, wait_for_readiness  # noqa: E402
 
 SMALL = "fbi_nics_checks_2015_11_table.pdf"
 
@@ -40,7 +40,7 @@ def main() -> None:
     args = parser.parse_args()
     pdf = (SAMPLES / SMALL).read_bytes()
     with tempfile.TemporaryDirectory() as folder, (Path(folder) / "stack.log").open("w") as log:
-        with LocalStack(Path(folder), ports=free_ports(), with_flower=False, log=log) as stack:
+        with LocalStack(Path(folder), ports=free_ports(), with_flower=False, extra_env=NO_QUOTA, log=log) as stack:
             _measure(stack, pdf, args.threads, args.stall_seconds)
 
 

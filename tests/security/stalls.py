@@ -22,6 +22,8 @@ from ragline.localstack import LocalStack
 
 HEALTH_TIMEOUT_SECONDS = 2.0
 HEALTH_INTERVAL_SECONDS = 0.1
+# The load uploads hundreds of documents a minute: tenant quotas would turn them into 429s.
+NO_QUOTA = {"RAGLINE_TENANT_MAX_DOCUMENTS": "0", "RAGLINE_TENANT_MAX_BYTES": "0"}
 
 
 @dataclass

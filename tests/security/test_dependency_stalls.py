@@ -14,7 +14,7 @@ import pytest
 
 from ragline.localstack import LocalStack
 from tests.conftest import api_client, running_stack, upload, wait_for_job
-from tests.security.stalls import HEALTH_TIMEOUT_SECONDS, HealthWatch, Load, stalled, wait_for_readiness
+from tests.security.stalls import HEALTH_TIMEOUT_SECONDS, NO_QUOTA, HealthWatch, Load, stalled, wait_for_readiness
 
 SMALL = "fbi_nics_checks_2015_11_table.pdf"
 STALL_SECONDS = 12
@@ -23,7 +23,8 @@ STALL_SECONDS = 12
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, samples: Path) -> Iterator[LocalStack]:
     # Short timeouts only so the test takes less time; the defaults are what bench/stall.py measures.
-    env = {"RAGLINE_CHROMA_TIMEOUT_SECONDS": "10", "RAGLINE_QUERY_TIMEOUT_SECONDS": "15"}
+    # No document quota: the load uploads a new document every few milliseconds.
+    env = {"RAGLINE_CHROMA_TIMEOUT_SECONDS": "10", "RAGLINE_QUERY_TIMEOUT_SECONDS": "15", **NO_QUOTA}
     with running_stack("stalls", tmp_path_factory.mktemp("stalls"), env) as running:
         with api_client(running) as api:
             job = wait_for_job(api, upload(api, "stalls", SMALL, (samples / SMALL).read_bytes()).json()["job_id"])
