@@ -54,6 +54,9 @@ def test_a_stalled_dependency_never_freezes_the_api(stack: LocalStack, samples: 
                 _fails_fast(upload(quick, "stalls", "fresh.pdf", pdf + b"\n%fresh"))
                 if dependency == "redis":
                     _fails_fast(quick.get("/v1/collections/stalls/documents"))
+                else:
+                    # Answered by the query worker against Chroma: refused in the API, not after its timeout.
+                    _fails_fast(quick.post("/v1/collections/stalls/query", json={"question": "Which state ran the fewest checks?"}))
             time.sleep(max(STALL_SECONDS - (time.monotonic() - stalled_at), 0))
         wait_for_readiness(stack.api_url, lambda code, _: code == 200, 60)
         time.sleep(2)

@@ -29,6 +29,7 @@ from ragline.stores.jobs import ACTIVE_STATES, Job, new_job_id
 from ragline.stores.limits import RateLimiter
 from ragline.stores.redis_client import UNAVAILABLE_ERRORS as REDIS_UNAVAILABLE
 from ragline.stores.redis_client import connect_async
+from ragline.stores.vectors import require_chroma
 from ragline.tenancy import belongs, display
 from ragline.worker import names
 from ragline.worker.celery_app import make_celery
@@ -383,6 +384,8 @@ class RaglineService(Stores):
             raise RaglineError(ErrorCode.NOT_FOUND, f"collection '{display(spec.collection)}' has no documents")
         if spec.filters and spec.filters.get("page_ranges"):
             self._check_page_ranges(spec.collection, spec.filters)
+        # The worker would wait out its Chroma timeout; the asker learns of the outage at once.
+        require_chroma()
         self._admit(names.QUERY_QUEUE)
         options = {
             "mode": spec.mode,

@@ -75,14 +75,25 @@ def _guarded(method: Callable[P, R]) -> Callable[P, R]:
             with CHROMA.call(UNAVAILABLE_ERRORS):
                 return method(*args, **kwargs)
         except DependencyDown as exc:
-            raise RaglineError(
-                ErrorCode.DEPENDENCY_UNAVAILABLE, f"the Chroma server is unavailable ({exc.reason}); retry shortly",
-                retry_after=RETRY_AFTER_SECONDS,
-            ) from exc
+            raise _known_down(exc.reason) from exc
         except UNAVAILABLE_ERRORS as exc:
             raise _unavailable(exc) from exc
 
     return call
+
+
+def require_chroma() -> None:
+    """Refuse at once, as a Chroma call in this process would, while the breaker knows Chroma is down:
+    for work that another process will do against Chroma (a question for the query worker)."""
+    if (reason := CHROMA.refusal()) is not None:
+        raise _known_down(reason)
+
+
+def _known_down(reason: str) -> RaglineError:
+    return RaglineError(
+        ErrorCode.DEPENDENCY_UNAVAILABLE, f"the Chroma server is unavailable ({reason}); retry shortly",
+        retry_after=RETRY_AFTER_SECONDS,
+    )
 
 
 @dataclass(frozen=True)
