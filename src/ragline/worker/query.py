@@ -13,7 +13,7 @@ from functools import cache
 from celery import Task
 from celery.signals import worker_process_init
 
-from ragline.errors import RaglineError
+from ragline.errors import ErrorCode, RaglineError
 from ragline.pipeline.lexical import LexicalIndex
 from ragline.pipeline.query import QueryOptions, answer_question
 from ragline.pipeline.retrieve import PassageFilter, Retriever
@@ -89,6 +89,11 @@ def query_task(self: Task, collection: str, question: str, top_k: int, options: 
             AnswerCache(runtime.redis, settings.answer_cache_ttl_seconds).put(options["cache_key"], payload)
     except RaglineError as exc:
         payload = {"event": "error", "error": {"code": exc.code.code, "detail": exc.detail}}
+    except Exception:
+        # Any other failure is answered too, at once: the asker must not wait out the query timeout
+        # for a reply that never comes. The traceback stays in this log, under the request's trace id.
+        logger.exception("query failed request_id=%s collection=%s", self.request.id, collection)
+        payload = {"event": "error", "error": {"code": ErrorCode.INTERNAL.code, "detail": "the query worker failed; its log has the details under this trace id"}}
     reply.push(payload)
     return _outcome(payload)
 
