@@ -12,7 +12,7 @@ With `supervise=True` (what `ragline up` and `ragline demo` use) a child that ex
 again after a backoff, as a container runtime's restart policy would (RestartPolicy: 1 s, doubling
 up to 30 s, back to 1 s once it has stayed up for a minute). Work in flight is not lost: tasks are
 acknowledged late and a job whose worker vanished is sent again (see ragline.recovery). A child
-whose restarts keep ending within a minute, five in a row, is given up on, that one only, with its
+whose last five restarts each ended within a minute is given up on, that one only, with its
 log tail: it is broken, not unlucky, and `restart(name)` tries again. Without supervision (the
 fault tests, which kill and restart services themselves) a dead child stays dead until `restart(name)`.
 
@@ -77,12 +77,12 @@ class RestartPolicy:
     max_backoff_seconds: float = 30.0
     # Up this long, a child is healthy again: its next exit is restarted after the first backoff.
     stable_seconds: float = 60.0
-    # Exits in a row, each within stable_seconds of a start, after which a child is given up on.
+    # Restarts in a row that each ended within stable_seconds, after which a child is given up on.
     max_fast_failures: int = 5
 
     def delay(self, fast_failures: int) -> float:
-        """The wait before the restart that follows the `fast_failures`-th quick exit in a row."""
-        return min(self.backoff_seconds * 2 ** (fast_failures - 1), self.max_backoff_seconds)
+        """The wait before the next start, after `fast_failures` restarts in a row that each ended quickly."""
+        return min(self.backoff_seconds * 2**fast_failures, self.max_backoff_seconds)
 
 
 @dataclass(frozen=True)
@@ -111,10 +111,11 @@ class Service:
     process: subprocess.Popen | None = None
     pump: threading.Thread | None = None
     log_tail: deque[str] = field(default_factory=lambda: deque(maxlen=LOG_TAIL_LINES))
-    # Supervision: restarts so far, exits in a row that came soon after a start, when it last started.
+    # Supervision: restarts so far, restarts in a row that ended within a minute, when and by whom it last started.
     restarts: int = 0
     fast_failures: int = 0
     started_at: float = 0.0
+    restarted: bool = False
     given_up: bool = False
     watcher: threading.Thread | None = None
     lock: threading.RLock = field(default_factory=threading.RLock)
@@ -247,6 +248,7 @@ class LocalStack:
             service.given_up = False
             service.fast_failures = 0
             self._spawn(service)
+            service.restarted = False
             self._wait_ready([service])
         if self.supervise and (service.watcher is None or not service.watcher.is_alive()):
             self._watch(service)
@@ -483,16 +485,17 @@ class LocalStack:
                 continue
             if self._stopping.is_set():
                 return  # stopped by stop(), which sets the flag before it signals
-            uptime = time.monotonic() - service.started_at
-            service.fast_failures = service.fast_failures + 1 if uptime < policy.stable_seconds else 1
-            if service.fast_failures > policy.max_fast_failures:
+            # Only a restart that ends quickly counts: a first exit, however early, is restarted after the first backoff.
+            quick = service.restarted and time.monotonic() - service.started_at < policy.stable_seconds
+            service.fast_failures = service.fast_failures + 1 if quick else 0
+            if service.fast_failures >= policy.max_fast_failures:
                 with service.lock:
                     self._reap(service, time.monotonic())
                 service.given_up = True
                 self._event(
                     service,
-                    f"exited with status {process.returncode} again, after {policy.max_fast_failures} restarts in a row that "
-                    f"each ended within {policy.stable_seconds:g} s; giving up on it (the rest of the stack keeps running). "
+                    f"exited with status {process.returncode}; its last {service.fast_failures} restarts each ended within "
+                    f"{policy.stable_seconds:g} s: giving up on it (the rest of the stack keeps running). "
                     f"The end of its log{_log_name(service)}:\n" + "\n".join(service.log_tail),
                 )
                 return
@@ -509,7 +512,13 @@ class LocalStack:
                 if service.process is not process:
                     continue  # restarted meanwhile by restart()
                 service.restarts += 1
-                self._spawn(service)
+                try:
+                    self._spawn(service)
+                except OSError as exc:  # its program is gone (uninstalled, a venv moved): nothing to retry
+                    service.given_up = True
+                    self._event(service, f"cannot be started again ({exc}); giving up on it")
+                    return
+                service.restarted = True
                 try:
                     self._wait_ready([service])
                 except StackError as exc:
