@@ -45,6 +45,8 @@ def compose_problems(s: dict) -> list[str]:
         problems.append("flower is not started with --port=5555")
     if not any(a.startswith("--basic-auth=") for a in flower_cmd):
         problems.append("flower runs without --basic-auth")
+    if [str(a) for a in s["api"].get("command", [])][:3] != ["python", "-m", "ragline.api"]:
+        problems.append(f"api runs {s['api'].get('command')}, not the chart's `python -m ragline.api`")
     if [str(a) for a in s["ui"].get("command", [])] != ["ragline", "ui", "--host", "0.0.0.0", "--port", "7860"]:
         problems.append(f"ui runs {s['ui'].get('command')}, not the chart's `ragline ui --host 0.0.0.0 --port 7860`")
     if (s["ui"].get("environment") or {}).get("RAGLINE_API_URL") != "http://api:8000":
@@ -73,10 +75,12 @@ def test_compose_drift_is_caught():
     s["flower"]["build"] = {"context": ".", "dockerfile": "services/api/Dockerfile"}
     s["flower"]["command"] = [a for a in s["flower"]["command"] if not a.startswith("--basic-auth")]
     s["ui"]["command"][-1] = "8080"
+    s["api"]["command"] = ["uvicorn", "ragline.api.app:create_app", "--factory"]
     del s["ui"]["depends_on"]
     problems = compose_problems(s)
     assert any("flower runs without --basic-auth" in p for p in problems), problems
     assert any("ui runs" in p and "8080" in p for p in problems), problems
+    assert any("api runs" in p and "uvicorn" in p for p in problems), problems
     assert any("ui does not depend on api" in p for p in problems), problems
     assert any("default-worker consumes 'celery'" in p for p in problems), problems
     assert any("appendonly" in p for p in problems), problems
