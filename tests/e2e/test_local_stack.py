@@ -127,3 +127,16 @@ def test_sigterm_while_starting_stops_every_child_and_exits_0(tmp_path: Path) ->
     assert exit_code == 0, output.read_text()
     time.sleep(0.5)
     assert [child.pid for child in children if child.is_running() and child.status() != psutil.STATUS_ZOMBIE] == []
+
+
+def test_a_service_that_fails_at_start_is_reported_with_its_log_tail(tmp_path: Path) -> None:
+    (tmp_path / "chroma").write_text("a file where Chroma wants its folder\n")
+    # Wide: a long path must not be folded across lines.
+    env = {**os.environ, "COLUMNS": "400"}
+    command = [*RAGLINE, "up", "--data-dir", str(tmp_path), *port_args(free_ports())]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 3
+    message = " ".join(result.stderr.split())
+    assert f"chroma exited with status 1; the end of its log ({tmp_path}/logs/chroma.log)" in message
+    assert "File exists" in message, "the tail of Chroma's own output"
+    assert "File exists" in (tmp_path / "logs" / "chroma.log").read_text()
