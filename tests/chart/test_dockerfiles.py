@@ -134,3 +134,17 @@ def test_unknown_image_env_is_caught():
 
     text = DOCKERFILES["api"].read_text().replace("RAGLINE_DATA_DIR=/data", "RAGLINE_DATADIR=/data")
     assert ragline_env_in(text) - cc.settings_env_names(Settings) == {"RAGLINE_DATADIR"}
+
+
+def instructions(text: str, skip: tuple[str, ...] = ("EXPOSE", "CMD")) -> list[str]:
+    """The Dockerfile's instructions, comments and the `skip` ones left out."""
+    joined = re.sub(r"\\\n", " ", "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#")))
+    return [line for line in joined.splitlines() if line.strip() and not line.startswith(skip)]
+
+
+def test_worker_dockerfiles_differ_only_in_their_ports_and_command():
+    """The two worker images share their build: the same instructions, so that the second build takes
+    every layer from the first one's cache and both images store their dependency layer once."""
+    ingest, query = (DOCKERFILES[name].read_text() for name in ("ingest-worker", "query-worker"))
+    assert instructions(ingest) == instructions(query)
+    assert instructions(ingest) != instructions(query.replace("--strip-tests", ""))

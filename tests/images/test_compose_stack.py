@@ -27,13 +27,23 @@ from tests.images.test_images import QUESTION, WORLD, chunk_ids_in, registered_w
 COMPOSE = ROOT / "docker-compose.yml"
 BOOK = "art_of_public_speaking_gutenberg.pdf"
 FLOWER_PASSWORD = "compose-suite"
+# The one setting the suite changes: a job whose worker died mid-index names no worker, so it is sent
+# again once its record has been still for RAGLINE_JOB_STALL_SECONDS (default 120 s; as in tests/faults).
+OVERRIDE = """
+services:
+  ingest-worker:
+    environment:
+      RAGLINE_JOB_STALL_SECONDS: "30"
+"""
 
 
 class ComposeStack:
     """One compose project of docker-compose.yml; `compose(...)` runs docker-compose 1.29 on it."""
 
-    def __init__(self, binary: str) -> None:
+    def __init__(self, binary: str, override: Path) -> None:
         self.binary = binary
+        override.write_text(OVERRIDE)
+        self.files = ["-f", str(COMPOSE), "-f", str(override)]
         self.project = f"ragline-test-{uuid.uuid4().hex[:8]}"
         self.ports = {"api": free_port(), "ui": free_port(), "flower": free_port()}
         self.env = {
@@ -47,7 +57,7 @@ class ComposeStack:
 
     def compose(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
-            [self.binary, "--ansi", "never", "-p", self.project, "-f", str(COMPOSE), *args],
+            [self.binary, "--ansi", "never", "-p", self.project, *self.files, *args],
             env=self.env, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False,
         )
         if proc.returncode != 0:
@@ -69,17 +79,17 @@ class ComposeStack:
 
     def save_logs(self, name: str) -> None:
         (ARTIFACTS / "logs").mkdir(parents=True, exist_ok=True)
-        proc = subprocess.run([self.binary, "--ansi", "never", "-p", self.project, "-f", str(COMPOSE), "logs", "--no-color"],
+        proc = subprocess.run([self.binary, "--ansi", "never", "-p", self.project, *self.files, "logs", "--no-color"],
                               env=self.env, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
         (ARTIFACTS / "logs" / f"{name}.log").write_text(proc.stdout + proc.stderr)
 
 
 @pytest.fixture(scope="module")
-def stack(project_images: dict[str, str]) -> Iterator[ComposeStack]:
+def stack(project_images: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComposeStack]:
     binary = shutil.which("docker-compose")
     if binary is None:
         pytest.skip("no docker-compose: install Debian's docker-compose (scripts/install-system-deps.sh test)")
-    stack = ComposeStack(binary)
+    stack = ComposeStack(binary, tmp_path_factory.mktemp("compose") / "docker-compose.test.yml")
     try:
         stack.up()
         yield stack
@@ -167,6 +177,7 @@ def test_down_and_up_keep_collections_and_jobs(stack: ComposeStack) -> None:
     with httpx.Client(base_url=stack.url("api"), timeout=60) as api:
         before = {c: api.get(f"/v1/collections/{c}/documents").json() for c in ("compose", "compose-book")}
     assert all(docs and docs[0]["state"] == "done" for docs in before.values()), before
+    stack.save_logs("compose-first-up")
     stack.compose("down", "--timeout", "30")
     assert stack.compose("ps", "-q").stdout.split() == []
     stack.up()

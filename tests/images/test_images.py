@@ -15,7 +15,7 @@ import ragline
 from ragline.stores import keys
 from tests.conftest import SAMPLES, stored, upload, wait_for_job, wait_until
 from tests.faults.conftest import clean_run_ids
-from tests.images.conftest import ARTIFACTS, HARDENED, Container, Network, docker, wait_http
+from tests.images.conftest import ARTIFACTS, HARDENED, SIZE_LIMITS, Container, Network, docker, wait_http
 
 FLOWER_PASSWORD = "images-suite"
 QUESTION = "What is the median age of human beings?"
@@ -145,8 +145,6 @@ def image_size(tag: str) -> int:
 def test_image_sizes(project_images: dict[str, str]) -> None:
     """Print (and keep in test-artifacts/image-sizes.md) the table docs/deploy.md records; hold each
     image to its target."""
-    from tests.images.conftest import SIZE_LIMITS
-
     rows = [(name, tag, image_size(tag)) for name, tag in project_images.items()]
     table = ["| Image | Size | Target |", "|---|---|---|"]
     table += [
