@@ -90,10 +90,11 @@ def test_template_refuses_a_grace_period_below_the_task_limit(helm):
 FLOWER_INGRESS = ("flower.ingress.enabled=true", "flower.ingress.host=flower.example.com")
 
 
-def test_flower_exposed_without_auth_fails_to_render(helm):
-    proc = helm(*helm.template_args(sets=(*FLOWER_INGRESS, "flower.basicAuth.enabled=false")))
+@pytest.mark.parametrize("sets", [(), FLOWER_INGRESS], ids=["port-forward", "ingress"])
+def test_flower_without_auth_fails_to_render(helm, sets):
+    proc = helm(*helm.template_args(sets=(*sets, "flower.basicAuth.enabled=false")))
     assert proc.returncode != 0
-    assert "flower.ingress.enabled exposes Flower" in proc.stderr and "flower.basicAuth.enabled" in proc.stderr
+    assert "Flower shows every tenant's tasks" in proc.stderr and "flower.basicAuth.enabled" in proc.stderr
 
 
 def test_flower_ingress_needs_a_host(helm):
