@@ -21,6 +21,7 @@ from ragline.providers.embeddings import Embedder
 from ragline.providers.llm import ChatModel, create_chat_model
 from ragline.stores import keys
 from ragline.stores.answers import AnswerCache
+from ragline.stores.redis_client import UNAVAILABLE_ERRORS as REDIS_UNAVAILABLE
 from ragline.telemetry.instruments import measured_generation
 from ragline.telemetry.worker import install_worker_telemetry, setup_worker_process
 from ragline.worker import names
@@ -86,9 +87,12 @@ def query_task(self: Task, collection: str, question: str, top_k: int, options: 
         }
         # A fallback is an outage's answer, not the question's: the next asker should get the model's.
         if options.get("cache_key") and answer.mode != "extractive_fallback":
-            AnswerCache(runtime.redis, settings.answer_cache_ttl_seconds).put(options["cache_key"], payload)
+            _cache(options["cache_key"], payload)
     except RaglineError as exc:
         payload = {"event": "error", "error": {"code": exc.code.code, "detail": exc.detail}}
+    except REDIS_UNAVAILABLE as exc:
+        logger.warning("query failed, redis unavailable request_id=%s error=%s", self.request.id, exc)
+        payload = {"event": "error", "error": {"code": ErrorCode.DEPENDENCY_UNAVAILABLE.code, "detail": "Redis is unavailable; retry shortly"}}
     except Exception:
         # Any other failure is answered too, at once: the asker must not wait out the query timeout
         # for a reply that never comes. The traceback stays in this log, under the request's trace id.
@@ -96,6 +100,14 @@ def query_task(self: Task, collection: str, question: str, top_k: int, options: 
         payload = {"event": "error", "error": {"code": ErrorCode.INTERNAL.code, "detail": "the query worker failed; its log has the details under this trace id"}}
     reply.push(payload)
     return _outcome(payload)
+
+
+def _cache(cache_key: str, payload: dict) -> None:
+    """Best effort: an answer that could not be cached is still the answer."""
+    try:
+        AnswerCache(runtime.redis, runtime.settings.answer_cache_ttl_seconds).put(cache_key, payload)
+    except REDIS_UNAVAILABLE as exc:
+        logger.warning("answer not cached, redis unavailable cache_key=%s error=%s", cache_key, exc)
 
 
 def _outcome(payload: dict) -> dict:
