@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 
 from ragline.localstack import free_port
-from tests.conftest import ARTIFACTS, free_ports
+from tests.conftest import ARTIFACTS, free_ports, wait_until
 from tests.e2e.running import RAGLINE, port_args, wait_ready
 
 SCRAPED = {"api", "ingest-worker", "query-worker", "default-worker", "flower"}
@@ -36,6 +36,8 @@ def test_up_with_prometheus_scrapes_every_process(tmp_path: Path) -> None:
             assert healthy == SCRAPED
             workers = httpx.get(f"{prometheus}/api/v1/query", params={"query": "sum by (queue) (ragline_worker_processes)"}, timeout=5).json()
             assert {sample["metric"]["queue"] for sample in workers["data"]["result"]} == {"ingest", "query", "default"}
+            # Services start in parallel: the addresses are printed once the slowest (the UI) is ready too.
+            wait_until(lambda: f"Prometheus: {prometheus}/targets" in log.read_text(), 120, "ragline up to print its addresses")
         finally:
             process.send_signal(signal.SIGTERM)
             assert process.wait(timeout=60) == 0
