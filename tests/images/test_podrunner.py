@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pytest
 import redis
 
 from ragline.localstack import free_port
+from tests.conftest import wait_until
 from tests.images import keda
 from tests.images.podrunner import Manifests, Pod, PodRunner, PodSpecError, expand, quantity
 
@@ -161,15 +161,14 @@ def redis_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
                              "--requirepass", "pw", "--dir", str(tmp_path_factory.mktemp("redis"))],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     client = redis.Redis(port=port, password="pw")
+    def answers() -> bool:
+        try:
+            return bool(client.ping())
+        except redis.ConnectionError:
+            return False
+
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                assert time.monotonic() < deadline, "redis-server did not start"
-                time.sleep(0.1)
+        wait_until(answers, 20, "redis-server to start")
         yield port
     finally:
         client.close()
