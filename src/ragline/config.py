@@ -28,6 +28,11 @@ class Settings(BaseSettings):
         description="Broker, result backend, job store and cache.",
     )
     chroma_url: str = Field(default="http://127.0.0.1:8001", description="Chroma server base URL.")
+    blob_dir: Path | None = Field(
+        default=None,
+        description="Folder of the filesystem blob store (originals, lexical index segments); default: "
+        "data_dir/blobs. In a cluster, a volume every API and worker pod mounts.",
+    )
     data_dir: Path = Field(
         default=Path("data"),
         description="Local state: Chroma and Redis files in local mode, and the folder of PDFs "
@@ -269,6 +274,10 @@ class Settings(BaseSettings):
     @property
     def model_cache_path(self) -> Path:
         return self.model_cache_dir or self.data_dir / "models"
+
+    @property
+    def blob_path(self) -> Path:
+        return self.blob_dir or self.data_dir / "blobs"
 
 
 def _parse_api_keys(value: SecretStr | None) -> dict[str, str]:

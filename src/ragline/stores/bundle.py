@@ -6,6 +6,7 @@ from functools import cached_property
 
 from ragline.config import Settings, get_settings
 from ragline.stores.artifacts import ArtifactStore
+from ragline.stores.blobs import BlobStore, FilesystemBlobStore
 from ragline.stores.documents import DocumentRegistry
 from ragline.stores.jobs import JobStore
 from ragline.stores.redis_client import connect
@@ -32,6 +33,10 @@ class Stores:
     @cached_property
     def artifacts(self) -> ArtifactStore:
         return ArtifactStore(self.redis, self.settings.blob_ttl_seconds, self.settings.intermediate_ttl_seconds)
+
+    @cached_property
+    def blobs(self) -> BlobStore:
+        return FilesystemBlobStore(self.settings.blob_path)
 
     @cached_property
     def workers(self) -> WorkerRegistry:
