@@ -46,6 +46,7 @@ up: install
 
 test: install-test chart-tools
 	$(PY) -m ruff check src tests bench
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest
 
 test-chart: chart-tools

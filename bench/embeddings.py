@@ -31,8 +31,9 @@ sys.path.insert(0, str(REPO))
 
 from bench.eval import DEFAULT_QUESTIONS, load_questions  # noqa: E402
 from ragline.config import Settings  # noqa: E402
+from ragline.domain import Chunk
 from ragline.pipeline.extract import iter_pages, open_pdf  # noqa: E402
-from ragline.pipeline.split import Chunk, split_pages  # noqa: E402
+from ragline.pipeline.split import split_pages  # noqa: E402
 from ragline.providers.embeddings import LocalMiniLM  # noqa: E402
 from ragline.providers.onnx_minilm import OnnxMiniLM  # noqa: E402
 

@@ -44,8 +44,8 @@ from ragline.pipeline.query import QueryOptions, answer_question  # noqa: E402
 from ragline.pipeline.retrieve import Retriever  # noqa: E402
 from ragline.providers.embeddings import create_embedder  # noqa: E402
 from ragline.stores.vectors import VectorIndex  # noqa: E402
-from ragline.worker import names  # noqa: E402
-from ragline.worker.celery_app import make_celery  # noqa: E402
+from ragline.tasks import names  # noqa: E402
+from ragline.tasks.celery_app import make_celery  # noqa: E402
 from tests.conftest import stored, wait_until  # noqa: E402
 
 COLLECTION = "bench-query"

@@ -43,8 +43,8 @@ import redis
 
 from ragline.config import Settings
 from ragline.flower_auth import local_flower_auth
-from ragline.worker import names
-from ragline.worker.celery_app import make_celery
+from ragline.tasks import names
+from ragline.tasks.celery_app import make_celery
 
 READY_TIMEOUT_SECONDS = 180.0
 STOP_TIMEOUT_SECONDS = 20.0

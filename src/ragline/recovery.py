@@ -18,7 +18,7 @@ from collections.abc import Callable
 from ragline.errors import ErrorCode
 from ragline.stores.jobs import Job, JobStore
 from ragline.stores.workers import WorkerRegistry
-from ragline.worker import names
+from ragline.tasks import names
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 
 from ragline.localstack import LocalStack
-from ragline.worker import names
+from ragline.tasks import names
 from tests.answers.conftest import ask, ingest
 from tests.conftest import scrape, value, wait_until
 

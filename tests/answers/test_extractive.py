@@ -1,7 +1,8 @@
 import pytest
 
 from ragline.config import Settings
-from ragline.pipeline.answer import Passage, extractive_answer
+from ragline.domain import Passage
+from ragline.pipeline.answer import extractive_answer
 from ragline.providers.embeddings import create_embedder
 
 STATES = "Tennessee 9,509 28,815 24,023 0 1,300 0 63,670 Texas 21,550 56,941 51,670 2,532 3,048 0 146,982 Utah 10,429 4,314 5,857 195 262 0 21,772"

@@ -2,16 +2,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from ragline.pipeline.answer import (
-    NOT_FOUND_ANSWER,
-    SYSTEM_PROMPT,
-    CitationFilter,
-    GenerationFailed,
-    Messages,
-    Passage,
-    build_messages,
-    generative_answer,
-)
+from ragline.domain import GenerationFailed, Messages, Passage
+from ragline.pipeline.answer import NOT_FOUND_ANSWER, SYSTEM_PROMPT, CitationFilter, build_messages, generative_answer
 
 
 def _passage(page: int, text: str, score: float = 0.6) -> Passage:

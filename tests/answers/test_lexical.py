@@ -1,4 +1,5 @@
-from ragline.pipeline.lexical import LexicalEntry, LexicalIndex, tokenize
+from ragline.domain import LexicalEntry
+from ragline.pipeline.lexical import LexicalIndex, tokenize
 
 
 def _entry(n: int, text: str, document_id: str = "doc") -> LexicalEntry:

@@ -3,9 +3,10 @@ from collections.abc import Iterator, Sequence
 import pytest
 
 from ragline.config import Settings
-from ragline.pipeline.answer import Generate, GenerationFailed, Messages, Passage
+from ragline.domain import GenerationFailed, Messages, Passage, PassageFilter
+from ragline.pipeline.answer import Generate
 from ragline.pipeline.query import QueryOptions, answer_question
-from ragline.pipeline.retrieve import PassageFilter, Retriever
+from ragline.pipeline.retrieve import Retriever
 from ragline.providers.embeddings import LocalMiniLM
 from tests.answers.test_generative import Recorder
 

@@ -1,7 +1,7 @@
 from collections.abc import Sequence
 
-from ragline.pipeline.answer import Passage
-from ragline.pipeline.retrieve import PassageFilter, Retriever, retrieve
+from ragline.domain import Passage, PassageFilter
+from ragline.pipeline.retrieve import Retriever, retrieve
 
 
 def _passage(chunk_id: str, score: float) -> Passage:

@@ -114,7 +114,7 @@ def test_workers_outlive_their_longest_task(rendered, values, settings_cls):
 
 @pytest.mark.parametrize("values", CI_VALUES, ids=lambda p: p.name)
 def test_workers_consume_the_app_queues(rendered, values):
-    from ragline.worker import names
+    from ragline.tasks import names
 
     assert cc.check_worker_queues(rendered[values.name], names.QUEUES) == []
 
@@ -130,7 +130,7 @@ def test_celery_app_modules_exist(rendered):
 def test_app_queue_names_match_values():
     import yaml
 
-    from ragline.worker import names
+    from ragline.tasks import names
 
     values = yaml.safe_load((ROOT / "charts" / "rag" / "values.yaml").read_text())
     assert {values[k]["queue"] for k in ("ingestWorker", "queryWorker", "defaultWorker")} == set(names.QUEUES)

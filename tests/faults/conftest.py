@@ -12,9 +12,10 @@ import httpx
 import pytest
 
 from ragline.config import Settings
+from ragline.domain import chunk_id
 from ragline.localstack import LocalStack
 from ragline.pipeline.extract import iter_pages, open_pdf
-from ragline.pipeline.split import chunk_id, split_pages
+from ragline.pipeline.split import split_pages
 from tests.conftest import api_client, stack_fixture
 
 HEARTBEAT_TTL = 6

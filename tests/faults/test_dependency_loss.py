@@ -10,7 +10,7 @@ from celery import Celery
 
 from ragline.config import Settings
 from ragline.localstack import LocalStack
-from ragline.worker.celery_app import make_celery
+from ragline.tasks.celery_app import make_celery
 from ragline.stores.vectors import VectorIndex
 from tests.conftest import stored, upload, wait_for_job
 from tests.conftest import wait_until

@@ -11,7 +11,7 @@ import httpx
 import redis
 
 from ragline.localstack import LocalStack
-from ragline.worker import names
+from ragline.tasks import names
 from tests.conftest import upload, wait_for_job, wait_until
 
 BOOK = "art_of_public_speaking_gutenberg.pdf"

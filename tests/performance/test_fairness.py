@@ -20,8 +20,8 @@ import redis
 from ragline.config import Settings
 from ragline.localstack import LocalStack
 from ragline.stores.vectors import VectorIndex
+from ragline.tasks import names
 from ragline.tenancy import scope
-from ragline.worker import names
 from tests.conftest import api_client, running_stack, upload, wait_for_job
 from tests.faults.conftest import clean_run_ids
 from tests.performance.fairness import BOOK, KEYS, small_upload_during_book, stack_env

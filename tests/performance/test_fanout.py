@@ -10,12 +10,13 @@ import httpx
 import redis
 
 from ragline.config import Settings
+from ragline.domain import chunk_id
 from ragline.localstack import LocalStack
 from ragline.pipeline.extract import iter_pages, open_pdf
 from ragline.pipeline.index import page_parts
-from ragline.pipeline.split import chunk_id, split_pages
+from ragline.pipeline.split import split_pages
 from ragline.stores.vectors import VectorIndex
-from ragline.worker import names
+from ragline.tasks import names
 from tests.conftest import stored, upload, wait_for_job
 from tests.performance.conftest import STACK_ENV
 

@@ -15,7 +15,7 @@ import redis
 from ragline.config import Settings
 from ragline.localstack import LocalStack
 from ragline.stores.workers import WorkerRegistry
-from ragline.worker.celery_app import make_celery
+from ragline.tasks.celery_app import make_celery
 from tests.conftest import upload, wait_for_job, wait_until
 from tests.security.conftest import MAX_QUEUE, RATE_LIMIT
 

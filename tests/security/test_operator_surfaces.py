@@ -13,7 +13,7 @@ import pytest
 
 from ragline.flower_auth import PASSWORD_FILE, local_flower_auth, stored_password
 from ragline.localstack import LocalStack
-from ragline.worker import names
+from ragline.tasks import names
 from tests.conftest import api_client, running_stack, upload, wait_for_job, wait_until
 
 # Words that appear nowhere in Flower unless it shows a task's arguments or result.

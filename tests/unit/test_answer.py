@@ -1,7 +1,8 @@
 import pytest
 
 from ragline.config import Settings
-from ragline.pipeline.answer import NOT_FOUND_ANSWER, Passage, extractive_answer, split_sentences
+from ragline.domain import Passage
+from ragline.pipeline.answer import NOT_FOUND_ANSWER, extractive_answer, split_sentences
 from ragline.providers.embeddings import LocalMiniLM
 
 

@@ -1,7 +1,7 @@
 import pytest
 
+from ragline.domain import Chunk
 from ragline.pipeline.index import index_chunks, page_parts
-from ragline.pipeline.split import Chunk
 
 
 def test_chunks_are_embedded_and_stored_in_batches_with_progress() -> None:

@@ -1,5 +1,6 @@
+from ragline.domain import Chunk, chunk_id
 from ragline.pipeline.extract import PageText
-from ragline.pipeline.split import Chunk, chunk_id, split_pages
+from ragline.pipeline.split import split_pages
 
 PROSE = " ".join(f"Sentence number {n} says something about page content." for n in range(200))
 

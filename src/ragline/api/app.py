@@ -20,8 +20,9 @@ from ragline.api.service import RaglineService
 from ragline.api.uploads import MULTIPART_OVERHEAD_BYTES
 from ragline.config import Settings, get_settings
 from ragline.stores.health import DependencyProbe
+from ragline.stores.queues import QueueLengthCollector
+from ragline.tasks import names
 from ragline.telemetry.api import install_api_telemetry
-from ragline.worker import names
 
 
 @asynccontextmanager
@@ -51,7 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Added before telemetry, so they run inside it: their refusals are measured and carry a trace id.
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_bytes, upload_limit=settings.max_upload_bytes + MULTIPART_OVERHEAD_BYTES)
     app.add_middleware(NoSniffMiddleware)
-    install_api_telemetry(app, app.state.service.redis, names.QUEUES)
+    install_api_telemetry(app, QueueLengthCollector(app.state.service.stores.redis, names.QUEUES))
     for module in (health, documents, jobs, query, openai_compat, seed):
         app.include_router(module.router)
 

@@ -28,16 +28,16 @@ ServiceDep = Annotated[RaglineService, Depends(_service)]
 async def principal(request: Request, service: ServiceDep) -> Principal:
     """Authenticate, then charge the request to the caller's rate budget (a Redis call: in a thread)."""
     client = request.client.host if request.client else "unknown"
-    service.refuse_blocked_client(client)
+    service.admission.refuse_blocked_client(client)
     try:
         principal = authenticate(request, service.settings)
     except RaglineError as exc:
         # A wrong key, not a missing one, is a guess: count it against the client's address.
         if exc.code is ErrorCode.UNAUTHORIZED and "authorization" in request.headers:
-            await run_in_threadpool(service.count_auth_failure, client)
+            await run_in_threadpool(service.admission.count_auth_failure, client)
         raise
     if service.settings.rate_limit_per_minute:
-        await run_in_threadpool(service.charge, principal.key_id)
+        await run_in_threadpool(service.admission.charge, principal.key_id)
     return principal
 
 

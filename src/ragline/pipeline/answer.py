@@ -13,6 +13,7 @@ from typing import Literal, Protocol
 
 import numpy as np
 
+from ragline.domain import GenerationFailed, Messages, Passage
 from ragline.pipeline.lexical import tokenize
 
 NOT_FOUND_ANSWER = "Not found in the documents."
@@ -33,18 +34,6 @@ WORDS_WEIGHT = 0.3
 _SENTENCE = re.compile(r"\S.*?(?:[.!?][\"')\]]*(?=\s+[\"'(]?[A-Z0-9])|$)")
 # Reference marks such as "[12]" (encyclopedias, papers) are noise in an answer.
 _REFERENCE_MARK = re.compile(r"\[\d+\]")
-
-
-@dataclass(frozen=True)
-class Passage:
-    """A retrieved chunk with its similarity to the question (cosine, higher is closer)."""
-
-    chunk_id: str
-    document_id: str
-    filename: str
-    page: int
-    text: str
-    score: float
 
 
 AnswerMode = Literal["extractive", "generative", "extractive_fallback"]
@@ -141,7 +130,6 @@ def select_evidence(passages: Sequence[Passage], threshold: float) -> list[Passa
 
 # ---- generative answers ----------------------------------------------------------------------
 
-Messages = list[tuple[str, str]]
 # Streams the chat model's reply to these messages, piece by piece; raises GenerationFailed.
 Generate = Callable[[Messages], Iterator[str]]
 
@@ -157,14 +145,6 @@ _MARKER = re.compile(
     r"(\s*)\[\s*(?:sources?\s*)?(\d+(?:\s*(?:[,;–-]|and)\s*(?:sources?\s*)?\d+)*)\s*\]", re.IGNORECASE
 )
 _RANGE = re.compile(r"(\d+)\s*[–-]\s*(\d+)|(\d+)")
-
-
-class GenerationFailed(Exception):
-    """No usable generated answer. `reason`: timeout, unavailable, error or uncited."""
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
 
 
 class TokenSink(Protocol):

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pymupdf
 
+from ragline.domain import PageText
 from ragline.errors import ErrorCode, RaglineError
-from ragline.pipeline.records import PageText
 from ragline.pipeline.sniff import looks_like_pdf
 
 

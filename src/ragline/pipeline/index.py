@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from ragline.pipeline.split import Chunk
+from ragline.domain import Chunk
 
 Embed = Callable[[list[str]], list[list[float]]]
 Store = Callable[[Sequence[Chunk], list[list[float]]], None]

@@ -10,9 +10,10 @@ import math
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
+
+from ragline.domain import LexicalEntry
 
 # Ref: Robertson and Zaragoza, "The Probabilistic Relevance Framework: BM25 and Beyond" (2009), §3.3:
 # k1 in [1.2, 2.0] and b = 0.75 are the usual defaults.
@@ -27,14 +28,6 @@ _STOPWORDS = frozenset(
     there these they this those through to too under until up very was we were what when where which while who whom
     why will with would you your""".split()
 )
-
-
-@dataclass(frozen=True)
-class LexicalEntry:
-    chunk_id: str
-    document_id: str
-    page: int
-    text: str
 
 
 def tokenize(text: str) -> list[str]:

@@ -7,9 +7,9 @@ import time
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from ragline.pipeline.answer import Answer, Generate, GenerationFailed, TokenSink, extractive_answer, generative_answer
-from ragline.pipeline.retrieve import PassageFilter, RetrievalMode, Retriever, retrieve
-from ragline.providers.embeddings import Embedder
+from ragline.domain import Embedder, GenerationFailed, PassageFilter, RetrievalMode
+from ragline.pipeline.answer import Answer, Generate, TokenSink, extractive_answer, generative_answer
+from ragline.pipeline.retrieve import Retriever, retrieve
 
 logger = logging.getLogger(__name__)
 

@@ -4,37 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
 
-from ragline.pipeline.answer import Passage
+from ragline.domain import Passage, PassageFilter, RetrievalMode
 from ragline.pipeline.fusion import reciprocal_rank_fusion
-
-RetrievalMode = Literal["vector", "hybrid"]
-
-
-@dataclass(frozen=True)
-class PassageFilter:
-    """Keep chunks of these documents (none: all) on pages within any of these inclusive ranges (none: all)."""
-
-    document_ids: tuple[str, ...] = ()
-    page_ranges: tuple[tuple[int, int], ...] = ()
-
-    @classmethod
-    def of(cls, raw: dict | None) -> PassageFilter:
-        """From the JSON a task receives: {"document_ids": [...], "page_ranges": [[first, last], ...]}."""
-        raw = raw or {}
-        return cls(
-            document_ids=tuple(raw.get("document_ids") or ()),
-            page_ranges=tuple((int(first), int(last)) for first, last in raw.get("page_ranges") or ()),
-        )
-
-    def __bool__(self) -> bool:
-        return bool(self.document_ids or self.page_ranges)
-
-    def matches(self, document_id: str, page: int) -> bool:
-        if self.document_ids and document_id not in self.document_ids:
-            return False
-        return not self.page_ranges or any(first <= page <= last for first, last in self.page_ranges)
 
 
 @dataclass(frozen=True)

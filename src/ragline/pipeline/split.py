@@ -6,9 +6,7 @@ from collections.abc import Iterable
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from ragline.pipeline.records import Chunk, PageText, chunk_id
-
-__all__ = ["Chunk", "chunk_id", "split_pages"]
+from ragline.domain import Chunk, PageText
 
 
 def split_pages(pages: Iterable[PageText], chunk_size: int = 1000, chunk_overlap: int = 150) -> list[Chunk]:

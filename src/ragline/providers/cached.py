@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from ragline.providers.embeddings import Embedder
+from ragline.domain import Embedder
 
 
 class VectorCache(Protocol):

@@ -4,24 +4,15 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Literal, Protocol
+from typing import Literal
 
 import numpy as np
 
 from ragline.config import Settings
+from ragline.domain import Embedder
 from ragline.telemetry.instruments import MeasuredEmbedder
 
 logger = logging.getLogger(__name__)
-
-
-class Embedder(Protocol):
-    """Turns texts into unit-length vectors. `name` is what a collection records."""
-
-    name: str
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]: ...
-
-    def embed_query(self, text: str) -> list[float]: ...
 
 
 def torch_device(requested: Literal["cpu", "cuda"]) -> Literal["cpu", "cuda"]:

@@ -6,7 +6,7 @@ import time
 from collections.abc import Iterator
 
 from ragline.config import Settings
-from ragline.pipeline.answer import GenerationFailed, Messages
+from ragline.domain import GenerationFailed, Messages
 
 
 class ChatModel:

@@ -7,7 +7,7 @@ from dataclasses import asdict
 
 import redis
 
-from ragline.pipeline.records import Chunk, PageText
+from ragline.domain import Chunk, PageText
 from ragline.stores import keys
 
 

@@ -12,21 +12,9 @@ from dataclasses import asdict, dataclass
 
 import redis
 
+from ragline.domain import DocumentRecord
 from ragline.stores import keys
-from ragline.stores.jobs import JobState
 from ragline.tenancy import unscope
-
-
-@dataclass
-class DocumentRecord:
-    document_id: str
-    filename: str
-    job_id: str
-    state: JobState = "queued"
-    pages: int = 0
-    chunks: int = 0
-    # Of the uploaded PDF; records written before quotas existed read as 0.
-    size_bytes: int = 0
 
 
 @dataclass(frozen=True)

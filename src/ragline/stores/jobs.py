@@ -6,14 +6,12 @@ import json
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Literal
 
 import redis
 
+from ragline.domain import JobState
 from ragline.stores import keys
 
-JobState = Literal["queued", "running", "done", "failed"]
-ACTIVE_STATES = ("queued", "running")
 # The field of a job's parts hash holding when its page ranges started (the others count chunks).
 PARTS_STARTED = "started"
 

@@ -24,10 +24,7 @@ from chromadb.config import System
 from chromadb.errors import NotFoundError
 
 from ragline.errors import ErrorCode, RaglineError
-from ragline.pipeline.answer import Passage
-from ragline.pipeline.lexical import LexicalEntry
-from ragline.pipeline.retrieve import PassageFilter
-from ragline.pipeline.records import Chunk, chunk_id
+from ragline.domain import Chunk, chunk_id, LexicalEntry, Passage, PassageFilter
 from ragline.stores.health import CHROMA, RETRY_AFTER_SECONDS, DependencyDown
 from ragline.telemetry.instruments import vector_store_call
 from ragline.telemetry.tracing import annotate

@@ -12,7 +12,7 @@ from prometheus_client.registry import REGISTRY
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ragline.telemetry.logs import configure_logging
-from ragline.telemetry.metrics import CombinedCollector, QueueLengthCollector, metrics
+from ragline.telemetry.metrics import CombinedCollector, metrics
 from ragline.telemetry.tracing import current_trace_id, setup_tracing
 
 SERVICE_NAME = "ragline-api"
@@ -22,10 +22,11 @@ UNMEASURED_PATHS = ("/healthz", "/readyz", "/metrics")
 DEFAULT_EXCLUDED_URLS = "healthz,readyz,metrics"
 
 
-def install_api_telemetry(app: FastAPI, redis_client, queues: tuple[str, ...]) -> None:  # noqa: ANN001 - redis.Redis
+def install_api_telemetry(app: FastAPI, scraped: object) -> None:
     """Logs, traces (when an OTLP endpoint is configured) and metrics for this app.
 
-    `redis_client` reads the queue lengths of `queues` when Prometheus scrapes `/metrics`.
+    `scraped` is a collector of what is read at scrape time only (the queue lengths), served on `/metrics`
+    with this process's own metrics.
     """
     configure_logging(os.environ.get("OTEL_SERVICE_NAME") or SERVICE_NAME)
     # `_created` samples double the series count and no dashboard reads them.
@@ -45,7 +46,7 @@ def install_api_telemetry(app: FastAPI, redis_client, queues: tuple[str, ...]) -
         # Producer spans, and the trace context in each task message's headers.
         CeleryInstrumentor().instrument()
 
-    exposed = CombinedCollector(REGISTRY, QueueLengthCollector(redis_client, queues))
+    exposed = CombinedCollector(REGISTRY, scraped)
 
     @app.get("/metrics", include_in_schema=False)
     def _metrics() -> Response:

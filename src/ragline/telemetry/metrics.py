@@ -23,12 +23,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server, values
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.registry import REGISTRY
-
-from ragline.stores.redis_client import UNAVAILABLE_ERRORS as REDIS_UNAVAILABLE
-from ragline.worker import names
 
 logger = logging.getLogger(__name__)
 
@@ -41,10 +38,11 @@ INGEST_STAGES = ("extract", "split", "index")
 TASK_OUTCOMES = ("success", "failure", "retry")
 ANSWER_CACHE = "answer"
 EMBEDDING_CACHE = "embedding"
-# Chroma operations each worker kind performs.
+# Chroma operations each worker kind performs, by the queue it consumes (tasks/names.py).
+INGEST_QUEUE = "ingest"
 VECTOR_STORE_OPERATIONS = {
-    names.INGEST_QUEUE: ("get_collection", "upsert", "get", "delete"),
-    names.QUERY_QUEUE: ("query", "get"),
+    INGEST_QUEUE: ("get_collection", "upsert", "get", "delete"),
+    "query": ("query", "get"),
 }
 _LIVE_GAUGE_FILE = re.compile(r"^gauge_live\w*_(\d+)\.db$")
 
@@ -114,23 +112,23 @@ class Metrics:
             registry=registry,
         )
 
-    def start_at_zero(self, queue: str | None) -> None:
+    def start_at_zero(self, queue: str | None, tasks: Iterable[str] = ()) -> None:
         """Create the label sets this process will use, at zero, before any event.
 
         A series whose first sample already holds its first event shows no increase to `rate()`:
         without this, the first ingest after a start would be missing from every dashboard.
-        `queue` is the worker's queue, or None in the API.
+        `queue` is the worker's queue, or None in the API; `tasks` the names of the tasks it runs.
         """
         if queue is None:
             for result in ("hit", "miss"):
                 self.cache_requests.labels(ANSWER_CACHE, result)
             return
-        for task in (task for task, task_queue in names.TASK_QUEUES.items() if task_queue == queue):
+        for task in tasks:
             for outcome in TASK_OUTCOMES:
                 self.task_duration.labels(task, outcome)
         for operation in VECTOR_STORE_OPERATIONS.get(queue, ()):
             self.vector_store_duration.labels(operation)
-        if queue == names.INGEST_QUEUE:
+        if queue == INGEST_QUEUE:
             for result in ("hit", "miss"):
                 self.cache_requests.labels(EMBEDDING_CACHE, result)
             for stage in INGEST_STAGES:
@@ -180,7 +178,7 @@ def remove_pool_directory(directory: Path) -> None:
     shutil.rmtree(directory, ignore_errors=True)
 
 
-def use_pool_files(queue: str) -> Metrics:
+def use_pool_files(queue: str, tasks: Iterable[str] = ()) -> Metrics:
     """In a pool child, right after the fork: write every sample to this process's files."""
     global _metrics
     if _server is not None:
@@ -190,7 +188,7 @@ def use_pool_files(queue: str) -> Metrics:
     values.ValueClass = values.MultiProcessValue()
     with _metrics_lock:
         _metrics = Metrics(registry=None)
-    _metrics.start_at_zero(queue)
+    _metrics.start_at_zero(queue, tasks)
     _metrics.worker_processes.labels(queue).set(1)
     return _metrics
 
@@ -237,32 +235,6 @@ def _alive(pid: int) -> bool:
 
 
 # ---- API -------------------------------------------------------------------------------------
-
-
-class QueueLengthCollector:
-    """`ragline_queue_length`: each Celery queue's backlog, read from Redis when Prometheus scrapes.
-
-    Celery's Redis transport keeps a queue's waiting tasks in a list named after the queue; tasks a
-    worker has taken are no longer in it. With Redis unreachable the metric is left out of the scrape.
-    """
-
-    def __init__(self, client, queues: Iterable[str]) -> None:  # noqa: ANN001 - redis.Redis
-        self._redis = client
-        self._queues = tuple(queues)
-
-    def collect(self) -> Iterator[Metric]:
-        try:
-            with self._redis.pipeline(transaction=False) as pipe:
-                for queue in self._queues:
-                    pipe.llen(queue)
-                lengths = pipe.execute()
-        except REDIS_UNAVAILABLE as exc:
-            logger.warning("queue lengths unavailable error=%s", exc)
-            return
-        family = GaugeMetricFamily("ragline_queue_length", "Tasks waiting in each Celery queue, read at scrape time.", labels=["queue"])
-        for queue, length in zip(self._queues, lengths, strict=True):
-            family.add_metric([queue], int(length))
-        yield family
 
 
 class CombinedCollector:

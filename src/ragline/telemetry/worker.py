@@ -1,7 +1,7 @@
 """Telemetry of a Celery worker: its main process and each prefork pool child.
 
     app = make_celery("ingest")
-    install_worker_telemetry("ingest")          # at import: logs, metrics endpoint, task metrics
+    install_worker_telemetry("ingest", tasks)   # at import: logs, metrics endpoint, task metrics
 
     @worker_process_init.connect
     def _load_model(**_):
@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Iterable
 
 from celery import signals
 
@@ -36,8 +37,9 @@ from ragline.telemetry.tracing import setup_tracing, shutdown_tracing
 
 logger = logging.getLogger(__name__)
 
-# The queue of the worker this process belongs to, once its module installed telemetry.
+# The queue of the worker this process belongs to and the tasks it runs, once its module installed telemetry.
 _queue = ""
+_tasks: tuple[str, ...] = ()
 _task_started: dict[str, float] = {}
 
 
@@ -45,12 +47,12 @@ def service_name(queue: str) -> str:
     return os.environ.get("OTEL_SERVICE_NAME") or f"ragline-{queue}-worker"
 
 
-def install_worker_telemetry(queue: str) -> None:
+def install_worker_telemetry(queue: str, tasks: Iterable[str]) -> None:
     """Connect the worker's signals; the first call in a process wins (one worker kind per process)."""
-    global _queue
+    global _queue, _tasks
     if _queue:
         return
-    _queue = queue
+    _queue, _tasks = queue, tuple(tasks)
     signals.setup_logging.connect(_setup_logging, weak=False)
     signals.worker_init.connect(_start_metrics_endpoint, weak=False)
     signals.task_prerun.connect(_task_started_at, weak=False)
@@ -60,7 +62,7 @@ def install_worker_telemetry(queue: str) -> None:
 
 def setup_worker_process(queue: str) -> None:
     """In a pool child: file-backed metrics, then tracing of the tasks it runs and sends."""
-    use_pool_files(queue)
+    use_pool_files(queue, _tasks)
     if setup_tracing(service_name(queue)):
         from opentelemetry.instrumentation.celery import CeleryInstrumentor
 

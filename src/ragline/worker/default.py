@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from celery.signals import worker_process_init
 
+from ragline.tasks import names
+from ragline.tasks.celery_app import make_celery
 from ragline.telemetry.worker import install_worker_telemetry, setup_worker_process
-from ragline.worker import names
-from ragline.worker.celery_app import make_celery
 from ragline.worker.presence import track_presence
 
 app = make_celery("default")
 track_presence(names.DEFAULT_QUEUE)
-install_worker_telemetry(names.DEFAULT_QUEUE)
+install_worker_telemetry(names.DEFAULT_QUEUE, names.tasks_on(names.DEFAULT_QUEUE))
 
 
 @worker_process_init.connect

@@ -22,7 +22,8 @@ from ragline.errors import ErrorCode, RaglineError
 from ragline.pipeline.extract import iter_pages, open_pdf, require_text
 from ragline.pipeline.index import bounded_parts, index_chunks, page_parts
 from ragline.recovery import sweep
-from ragline.pipeline.split import Chunk, chunk_id, split_pages
+from ragline.domain import Chunk, chunk_id
+from ragline.pipeline.split import split_pages
 from ragline.providers.cached import CachedEmbedder
 from ragline.stores.background import BackgroundWriter
 from ragline.stores.embeddings import EmbeddingCache
@@ -32,9 +33,9 @@ from ragline.stores.vectors import ChunkRecord
 from ragline.telemetry.instruments import ingest_stage, record_ingest_done, record_ingest_failure
 from ragline.telemetry.tracing import annotate
 from ragline.telemetry.worker import install_worker_telemetry, setup_worker_process
-from ragline.worker import names
-from ragline.worker.celery_app import make_celery
-from ragline.worker.flows import send_ingest
+from ragline.tasks import names
+from ragline.tasks.celery_app import make_celery
+from ragline.tasks.flows import send_ingest
 from ragline.worker.presence import instance_name, track_presence
 from ragline.worker.runtime import WorkerRuntime
 
@@ -57,7 +58,7 @@ def _sweep_orphans() -> None:
 
 
 track_presence(names.INGEST_QUEUE, on_beat=_sweep_orphans)
-install_worker_telemetry(names.INGEST_QUEUE)
+install_worker_telemetry(names.INGEST_QUEUE, names.tasks_on(names.INGEST_QUEUE))
 
 # Pages between two progress writes: often enough for a live bar, rare enough to cost nothing.
 PROGRESS_EVERY_PAGES = 10

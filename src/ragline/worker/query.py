@@ -13,19 +13,19 @@ from functools import cache
 from celery import Task
 from celery.signals import worker_process_init
 
+from ragline.domain import Embedder, PassageFilter
 from ragline.errors import ErrorCode, RaglineError
 from ragline.pipeline.lexical import LexicalIndex
 from ragline.pipeline.query import QueryOptions, answer_question
-from ragline.pipeline.retrieve import PassageFilter, Retriever
-from ragline.providers.embeddings import Embedder
+from ragline.pipeline.retrieve import Retriever
 from ragline.providers.llm import ChatModel, create_chat_model
 from ragline.stores import keys
 from ragline.stores.answers import AnswerCache
 from ragline.stores.redis_client import UNAVAILABLE_ERRORS as REDIS_UNAVAILABLE
+from ragline.tasks import names
+from ragline.tasks.celery_app import make_celery
 from ragline.telemetry.instruments import measured_generation
 from ragline.telemetry.worker import install_worker_telemetry, setup_worker_process
-from ragline.worker import names
-from ragline.worker.celery_app import make_celery
 from ragline.worker.presence import track_presence
 from ragline.worker.runtime import WorkerRuntime
 
@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 
 app = make_celery("query")
 track_presence(names.QUERY_QUEUE)
-install_worker_telemetry(names.QUERY_QUEUE)
+install_worker_telemetry(names.QUERY_QUEUE, names.tasks_on(names.QUERY_QUEUE))
 runtime = WorkerRuntime()
 
 

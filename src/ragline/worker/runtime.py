@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from ragline.providers.embeddings import Embedder, create_embedder
+from ragline.domain import Embedder
+from ragline.providers.embeddings import create_embedder
 from ragline.stores.bundle import Stores
 from ragline.stores.parts import PartPlan
 

@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 
 from ragline.api.deps import CollectionName, DocumentId, ServiceDep
 from ragline.api.models import DocumentPublic, Problem, UploadPublic
-from ragline.api.service import Accepted
+from ragline.api.service.documents import Accepted
 from ragline.api.uploads import read_pdf_upload
 
 router = APIRouter(prefix="/v1/collections/{collection}/documents", tags=["documents"])
@@ -39,19 +39,19 @@ UPLOAD_ERRORS = {status: {"model": Problem} for status in (400, 409, 413, 415, 4
 async def upload_document(collection: CollectionName, request: Request, service: ServiceDep) -> JSONResponse:
     """Upload one PDF (multipart field `file`); ingest runs in the background. Poll `status_url`."""
     upload = await read_pdf_upload(request, service.settings.max_upload_bytes, service.settings.max_multipart_parts)
-    accepted = await run_in_threadpool(service.accept_upload, collection, upload.filename, upload.data)
+    accepted = await run_in_threadpool(service.documents.accept_upload, collection, upload.filename, upload.data)
     return upload_response(accepted)
 
 
 @router.get("", response_model=list[DocumentPublic])
 def list_documents(collection: CollectionName, service: ServiceDep) -> list[DocumentPublic]:
-    return [DocumentPublic(**vars(record)) for record in service.list_documents(collection)]
+    return [DocumentPublic(**vars(record)) for record in service.documents.list_documents(collection)]
 
 
 @router.delete("/{document_id}", status_code=204, responses={404: {"model": Problem}, 409: {"model": Problem}})
 def delete_document(collection: CollectionName, document_id: DocumentId, service: ServiceDep) -> Response:
     """Remove the document's chunks from the collection; answers cached before this go stale."""
-    service.delete_document(collection, document_id)
+    service.documents.delete_document(collection, document_id)
     return Response(status_code=204)
 
 
@@ -62,7 +62,7 @@ def delete_document(collection: CollectionName, document_id: DocumentId, service
 )
 def download_document(collection: CollectionName, document_id: DocumentId, service: ServiceDep) -> Response:
     """The original PDF of an indexed document (the UI renders cited pages from it)."""
-    record, data = service.document_file(collection, document_id)
+    record, data = service.documents.document_file(collection, document_id)
     return Response(data, media_type="application/pdf", headers=file_headers(record.filename))
 
 

@@ -19,8 +19,8 @@ EVENT_POLL_SECONDS = 0.5
 
 @router.get("/{job_id}", response_model=JobPublic, responses={404: {"model": Problem}})
 def get_job(job_id: JobId, service: ServiceDep, principal: PrincipalDep) -> JobPublic:
-    job = service.get_job(job_id, principal.tenant)
-    return job_public(job, service.waiting_for_worker(job))
+    job = service.documents.get_job(job_id, principal.tenant)
+    return job_public(job, service.documents.waiting_for_worker(job))
 
 
 @router.get(
@@ -30,12 +30,12 @@ def get_job(job_id: JobId, service: ServiceDep, principal: PrincipalDep) -> JobP
 )
 def job_events(job_id: JobId, service: ServiceDep, principal: PrincipalDep) -> StreamingResponse:
     """Server-Sent Events: a `progress` event on every change, then one `done` or `failed` event."""
-    first = service.get_job(job_id, principal.tenant)
+    first = service.documents.get_job(job_id, principal.tenant)
 
     async def events() -> AsyncIterator[str]:
         job, last = first, ""
         while True:
-            waiting = await run_in_threadpool(service.waiting_for_worker, job)
+            waiting = await run_in_threadpool(service.documents.waiting_for_worker, job)
             payload = job_public(job, waiting).model_dump_json()
             if payload != last:
                 event = job.state if job.state in ("done", "failed") else "progress"
@@ -44,7 +44,7 @@ def job_events(job_id: JobId, service: ServiceDep, principal: PrincipalDep) -> S
                 if event != "progress":
                     return
             await asyncio.sleep(EVENT_POLL_SECONDS)
-            job = await run_in_threadpool(service.get_job, job_id, principal.tenant)
+            job = await run_in_threadpool(service.documents.get_job, job_id, principal.tenant)
 
     return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 

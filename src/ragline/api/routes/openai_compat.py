@@ -30,7 +30,7 @@ from ragline.api.models import (
     Problem,
 )
 from ragline.api.routes.query import SSE_HEADERS, sse
-from ragline.api.service import OpenQuery, RaglineService
+from ragline.api.service.questions import OpenQuery, QuestionService
 from ragline.errors import ErrorCode, RaglineError
 from ragline.telemetry.tracing import current_trace_id
 from ragline.tenancy import belongs, display, scope
@@ -41,7 +41,7 @@ router = APIRouter(prefix="/v1", tags=["openai-compatible"])
 @router.get("/models", response_model=ModelsPublic)
 def list_models(service: ServiceDep, caller: PrincipalDep) -> ModelsPublic:
     """The caller's collections that hold documents, as OpenAI models."""
-    names = [display(name) for name in service.list_collections() if belongs(name, caller.tenant)]
+    names = [display(name) for name in service.documents.list_collections() if belongs(name, caller.tenant)]
     return ModelsPublic(data=[ModelPublic(id=name) for name in names])
 
 
@@ -64,15 +64,15 @@ async def chat_completions(
     if not re.fullmatch(COLLECTION_PATTERN, body.model):
         raise RaglineError(ErrorCode.NOT_FOUND, f"no collection named '{body.model}' (the model is the collection)")
     question, history = _conversation(body.messages, service.settings.max_chat_messages, service.settings.max_chat_chars)
-    spec = service.query_spec(scope(caller.tenant, body.model), question, history=history)
-    query = await run_in_threadpool(service.open_query, spec, body.stream)
+    spec = service.questions.query_spec(scope(caller.tenant, body.model), question, history=history)
+    query = await run_in_threadpool(service.questions.open_query, spec, body.stream)
     completion_id = f"chatcmpl-{query.request_id or uuid.uuid4().hex}"
     created = int(time.time())
     trace_id = current_trace_id()
     if body.stream:
-        chunks = _chunks(service, query, completion_id, created, body.model, trace_id)
+        chunks = _chunks(service.questions, query, completion_id, created, body.model, trace_id)
         return StreamingResponse(chunks, media_type="text/event-stream", headers=SSE_HEADERS)
-    payload = await service.answer(query)
+    payload = await service.questions.answer(query)
     return ChatCompletion(
         id=completion_id,
         created=created,
@@ -113,7 +113,7 @@ def _details(payload: dict, trace_id: str | None) -> dict:
 
 
 async def _chunks(
-    service: RaglineService, query: OpenQuery, completion_id: str, created: int, model: str, trace_id: str | None
+    questions: QuestionService, query: OpenQuery, completion_id: str, created: int, model: str, trace_id: str | None
 ) -> AsyncIterator[str]:
     def chunk(delta: dict, finish_reason: str | None = None, **extra: object) -> str:
         choice = {"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": None}
@@ -123,7 +123,7 @@ async def _chunks(
 
     yield chunk({"role": "assistant", "content": ""})
     try:
-        async for event in service.answer_events(query):
+        async for event in questions.answer_events(query):
             if event["event"] == "token":
                 yield chunk({"content": event["text"]})
             elif event["event"] == "reset":

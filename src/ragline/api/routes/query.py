@@ -9,7 +9,7 @@ from fastapi.responses import StreamingResponse
 
 from ragline.api.deps import CollectionName, ServiceDep
 from ragline.api.models import CitationPublic, Problem, QueryFilters, QueryRequest, QueryResponse
-from ragline.api.service import OpenQuery, RaglineService
+from ragline.api.service.questions import OpenQuery, QuestionService
 from ragline.errors import RaglineError
 from ragline.telemetry.tracing import current_trace_id
 
@@ -36,12 +36,12 @@ async def query_collection(
     then `done` (timings, trace id, cached). A `reset` event means the text sent so far is withdrawn
     (a generated answer failed and the extractive one follows); `error` ends a failed stream.
     """
-    spec = service.query_spec(collection, body.question, body.top_k, body.mode, body.retrieval, _filters(body.filters))
-    query = await run_in_threadpool(service.open_query, spec, body.stream)
+    spec = service.questions.query_spec(collection, body.question, body.top_k, body.mode, body.retrieval, _filters(body.filters))
+    query = await run_in_threadpool(service.questions.open_query, spec, body.stream)
     trace_id = current_trace_id()
     if body.stream:
-        return StreamingResponse(_events(service, query, trace_id), media_type="text/event-stream", headers=SSE_HEADERS)
-    return query_response(await service.answer(query), trace_id)
+        return StreamingResponse(_events(service.questions, query, trace_id), media_type="text/event-stream", headers=SSE_HEADERS)
+    return query_response(await service.questions.answer(query), trace_id)
 
 
 def query_response(payload: dict, trace_id: str | None) -> QueryResponse:
@@ -64,9 +64,9 @@ def sse(data: object, event: str | None = None) -> str:
     return f"{head}data: {json.dumps(data, separators=(',', ':'))}\n\n"
 
 
-async def _events(service: RaglineService, query: OpenQuery, trace_id: str | None) -> AsyncIterator[str]:
+async def _events(questions: QuestionService, query: OpenQuery, trace_id: str | None) -> AsyncIterator[str]:
     try:
-        async for event in service.answer_events(query):
+        async for event in questions.answer_events(query):
             if event["event"] == "token":
                 yield sse({"text": event["text"]}, "token")
             elif event["event"] == "reset":

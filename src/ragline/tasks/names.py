@@ -35,3 +35,8 @@ TASK_QUEUES = {
     ADD_NUMBERS_TASK: DEFAULT_QUEUE,
     DIVIDE_NUMBERS_TASK: DEFAULT_QUEUE,
 }
+
+
+def tasks_on(queue: str) -> tuple[str, ...]:
+    """The names of the tasks sent to `queue`."""
+    return tuple(task for task, task_queue in TASK_QUEUES.items() if task_queue == queue)

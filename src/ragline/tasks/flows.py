@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import Celery, chain
 
-from ragline.worker import names
+from ragline.tasks import names
 
 INGEST_STEPS = (names.PDF_READER_TASK, names.TEXT_SPLITTER_TASK, names.VECTORSTORE_TASK)
 

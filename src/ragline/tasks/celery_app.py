@@ -14,7 +14,7 @@ from kombu import Queue
 
 from ragline.config import Settings, get_settings
 from ragline.stores.redis_client import COMMAND_TIMEOUT_SECONDS, CONNECT_TIMEOUT_SECONDS
-from ragline.worker import names
+from ragline.tasks import names
 
 REDACTED = "'<redacted>'"
 
