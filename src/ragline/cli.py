@@ -1,4 +1,4 @@
-"""The `ragline` command: run the local stack, ingest PDFs, ask questions, check jobs.
+"""The `ragline` command: run the local stack, ingest PDFs, ask questions, check jobs, move collections.
 
 Exit codes scripts can rely on: 0 success, 1 a job failed or the answer was not grounded
 (with --require-grounded), 2 bad usage, 3 the API is unreachable or refused the request.
@@ -18,7 +18,15 @@ import httpx
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TransferSpeedColumn,
+)
 from rich.table import Column, Table
 
 from ragline.client import ApiError, RaglineClient
@@ -235,6 +243,76 @@ def delete(
         print(json.dumps({"deleted": matches[0]}, indent=2))
     else:
         console.print(f"deleted {matches[0]['filename']} ({matches[0]['document_id'][:12]}) from '{collection}'")
+
+
+@app.command()
+def export(
+    output: Annotated[Path, typer.Option("--output", "-o", dir_okay=False, help="The archive file to write.")],
+    collection: Collection = "default",
+    api_url: ApiUrl = "http://127.0.0.1:8000",
+    api_key: ApiKey = None,
+    as_json: JsonOutput = False,
+) -> None:
+    """Write a collection to one archive file: originals, chunks, metadata, vectors and the embedding model.
+
+    `ragline import` loads it into another deployment that uses the same embedding model, with no
+    re-embedding. The file appears only once complete (it is written as OUTPUT.part until then).
+    """
+    partial = output.with_name(output.name + ".part")
+    columns = (TextColumn("{task.description}"), DownloadColumn(), TransferSpeedColumn(), TimeElapsedColumn())
+    try:
+        with _api_errors(), partial.open("wb") as out, Progress(*columns, console=errors, disable=as_json) as progress:
+            bar = progress.add_task(f"exporting '{collection}'", total=None)
+            RaglineClient(api_url, api_key).export(collection, out, on_bytes=lambda size: progress.advance(bar, size))
+        partial.replace(output)
+    finally:
+        partial.unlink(missing_ok=True)
+    size = output.stat().st_size
+    if as_json:
+        print(json.dumps({"collection": collection, "path": str(output), "bytes": size}, indent=2))
+    else:
+        console.print(f"exported '{collection}' to {output} ({size / 1e6:.1f} MB)")
+
+
+@app.command("import")
+def import_(
+    archive: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="An archive written by `ragline export`.")],
+    collection: Collection = "default",
+    api_url: ApiUrl = "http://127.0.0.1:8000",
+    api_key: ApiKey = None,
+    as_json: JsonOutput = False,
+) -> None:
+    """Load an archive into a new or empty collection, without re-embedding, and follow the import.
+
+    The whole archive is verified (format version, embedding model and dimension, every member's
+    checksum) before anything is written: one that fails leaves the collection as it was. Exit 1 when
+    the import failed, 3 when the API refused the archive (another embedding model, a newer format, a
+    collection that holds documents).
+    """
+    client = RaglineClient(api_url, api_key)
+    columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TextColumn("{task.fields[stage]}"), TimeElapsedColumn())
+    with _api_errors(), Progress(*columns, console=errors, disable=as_json) as progress:
+        bar = progress.add_task(f"importing {archive.name}", total=None, stage="uploading")
+        accepted = client.import_archive(collection, archive)
+
+        def update(job: dict) -> None:
+            counts = job["progress"]
+            stage = "[red]failed" if job["state"] == "failed" else job["stage"]
+            progress.update(bar, total=counts["chunks_total"] or None, completed=counts["chunks_done"], stage=stage)
+
+        job = client.wait(accepted["job_id"], on_update=update)
+    if as_json:
+        print(json.dumps(job, indent=2))
+    elif job["state"] == "done":
+        documents = f"{accepted['documents']} document" + ("" if accepted["documents"] == 1 else "s")
+        console.print(
+            f"imported {documents} ({accepted['chunks']} chunks, {accepted['embedding_model']}) "
+            f"into '{collection}' in {job['timings'].get('total', 0):.1f} s"
+        )
+    else:
+        errors.print(f"[red]import failed:[/] {escape(job.get('error') or '')} ({job.get('error_code')}); '{collection}' is unchanged")
+    if job["state"] != "done":
+        raise typer.Exit(EXIT_FAILED)
 
 
 @app.command()

@@ -6,6 +6,7 @@ import json
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import httpx
 
@@ -13,6 +14,8 @@ TERMINAL_STATES = ("done", "failed")
 # A job's event stream is silent while a long stage makes no visible progress; after this long
 # the client reconnects, and the stream starts again with the job's current state.
 EVENT_IDLE_SECONDS = 120.0
+# An export streams as the server reads the stores: a pause this long between two pieces is a failure.
+EXPORT_IDLE_SECONDS = 300.0
 
 
 class ApiError(RuntimeError):
@@ -112,6 +115,24 @@ class RaglineClient:
         response = self._http.get(f"/v1/collections/{collection}/documents/{document_id}/file")
         _raise_for_problem(response)
         return response.content
+
+    def export(self, collection: str, out: BinaryIO, on_bytes: Callable[[int], None] | None = None) -> None:
+        """Stream the collection's archive into `out`; `on_bytes` hears of each piece's size. A stream
+        cut short raises httpx.HTTPError: what `out` holds then is no archive."""
+        with self._http.stream("GET", f"/v1/collections/{collection}/export", timeout=httpx.Timeout(60.0, read=EXPORT_IDLE_SECONDS)) as response:
+            _raise_for_problem(response)
+            for piece in response.iter_bytes():
+                out.write(piece)
+                if on_bytes is not None:
+                    on_bytes(len(piece))
+
+    def import_archive(self, collection: str, path: Path) -> dict:
+        """Upload an archive into a new or empty collection: 202 with the import's job."""
+        with path.open("rb") as handle:
+            response = self._http.post(
+                f"/v1/collections/{collection}/import", files={"file": (path.name, handle, "application/x-tar")}
+            )
+        return _json(response)
 
     def ready(self) -> dict:
         return _json(self._http.get("/readyz"))

@@ -17,6 +17,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from ragline.tenancy import TENANT_PATTERN
 
 LOCAL_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+# Ref: https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2 ("maps sentences to a 384 dimensional
+# dense vector space").
+LOCAL_EMBEDDING_DIMENSION = 384
 MIN_API_KEY_CHARS = 16
 
 
@@ -42,6 +45,12 @@ class Settings(BaseSettings):
     chunk_size: int = Field(default=1000, ge=100, le=20_000)
     chunk_overlap: int = Field(default=150, ge=0)
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    max_import_bytes: int = Field(
+        default=4 * 1024**3,
+        ge=1024,
+        description="Largest collection archive POST /v1/collections/{collection}/import takes; it is staged in "
+        "the blob store as it arrives, never held in memory.",
+    )
     max_question_chars: int = Field(default=2000, ge=10)
     default_top_k: int = Field(default=5, ge=1, le=50)
     # Cosine similarity below which a chunk is not evidence. MiniLM scores relevant passages
@@ -262,6 +271,12 @@ class Settings(BaseSettings):
         if self.resolved_embedding_provider == "openai":
             return f"openai:{self.openai_embedding_model}"
         return f"local:{self.local_embedding_model}"
+
+    @property
+    def embedding_dimension(self) -> int | None:
+        """The length of this deployment's vectors where the configuration fixes it (the local model);
+        an OpenAI-compatible server's is known once a collection records it."""
+        return LOCAL_EMBEDDING_DIMENSION if self.resolved_embedding_provider == "local" else None
 
     @property
     def llm_configured(self) -> bool:

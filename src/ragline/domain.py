@@ -31,6 +31,8 @@ def chunk_id(document_id: str, chunk: Chunk) -> str:
 
 JobState = Literal["queued", "running", "done", "failed"]
 ACTIVE_STATES = ("queued", "running")
+# ingest: one uploaded document; import: a collection filled from an archive.
+JobKind = Literal["ingest", "import"]
 
 
 @dataclass

@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
 
 
-Resend = Callable[[str], None]
+Resend = Callable[[Job], None]
 Fail = Callable[[Job, str, str], None]
 
 
@@ -47,7 +47,7 @@ def recover_if_orphaned(
         return
     logger.warning("re-sending lost job job_id=%s worker=%s stage=%s stalled=%s", job.job_id, job.worker, job.stage, stalled)
     jobs.requeue(job.job_id)
-    resend(job.job_id)
+    resend(job)
 
 
 def sweep(jobs: JobStore, workers: WorkerRegistry, heartbeat_ttl: float, stall_seconds: float, resend: Resend, fail: Fail) -> None:

@@ -15,7 +15,7 @@ from fastapi.responses import RedirectResponse
 from ragline import __version__
 from ragline.api.hardening import BodyLimitMiddleware, NoSniffMiddleware
 from ragline.api.problems import install_problem_handlers, install_problem_schema
-from ragline.api.routes import documents, health, jobs, openai_compat, query, seed
+from ragline.api.routes import archives, documents, health, jobs, openai_compat, query, seed
 from ragline.api.service import RaglineService
 from ragline.api.uploads import MULTIPART_OVERHEAD_BYTES
 from ragline.config import Settings, get_settings
@@ -50,10 +50,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_problem_handlers(app)
     install_problem_schema(app)
     # Added before telemetry, so they run inside it: their refusals are measured and carry a trace id.
-    app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_bytes, upload_limit=settings.max_upload_bytes + MULTIPART_OVERHEAD_BYTES)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit=settings.max_request_bytes,
+        upload_limit=settings.max_upload_bytes + MULTIPART_OVERHEAD_BYTES,
+        import_limit=settings.max_import_bytes + MULTIPART_OVERHEAD_BYTES,
+    )
     app.add_middleware(NoSniffMiddleware)
     install_api_telemetry(app, QueueLengthCollector(app.state.service.stores.redis, names.QUEUES))
-    for module in (health, documents, jobs, query, openai_compat, seed):
+    for module in (health, documents, archives, jobs, query, openai_compat, seed):
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)

@@ -13,6 +13,7 @@ from ragline.errors import ErrorCode
 
 NOSNIFF = (b"x-content-type-options", b"nosniff")
 UPLOAD_PATH = re.compile(r"^/v1/collections/[^/]+/documents/?$")
+IMPORT_PATH = re.compile(r"^/v1/collections/[^/]+/import/?$")
 # Forget IPs whose block ended once this many are remembered, so a spread of addresses cannot grow it forever.
 MAX_REMEMBERED_IPS = 10_000
 
@@ -66,16 +67,18 @@ class BlockedClients:
 
 class BodyLimitMiddleware:
     """Bound every request body, counted as it streams in (a declared Content-Length over the bound is
-    refused before a byte is read): `limit` bytes, or `upload_limit` for an upload.
+    refused before a byte is read): `limit` bytes, `upload_limit` for an upload, `import_limit` for an
+    archive to import.
 
     Starlette's own limiter (FastAPI's max_body_size) answers text/plain whenever Content-Length is
     over, past the app's problem+json handlers; this one raises BodyTooLarge, which they render.
     """
 
-    def __init__(self, app: ASGIApp, limit: int, upload_limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, upload_limit: int, import_limit: int) -> None:
         self.app = app
         self.limit = limit
         self.upload_limit = upload_limit
+        self.import_limit = import_limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -83,6 +86,8 @@ class BodyLimitMiddleware:
             return
         if scope["method"] == "POST" and UPLOAD_PATH.match(scope["path"]):
             limit, code = self.upload_limit, ErrorCode.UPLOAD_TOO_LARGE
+        elif scope["method"] == "POST" and IMPORT_PATH.match(scope["path"]):
+            limit, code = self.import_limit, ErrorCode.UPLOAD_TOO_LARGE
         else:
             limit, code = self.limit, ErrorCode.REQUEST_TOO_LARGE
         detail = f"the request body is larger than the limit of {limit} bytes"

@@ -22,6 +22,17 @@ class UploadPublic(BaseModel):
     duplicate: bool = Field(description="True when these bytes were already in the collection.")
 
 
+class ImportPublic(BaseModel):
+    job_id: str
+    status_url: str = Field(description="GET it (or its /events) to follow the import: stage verify, then write.")
+    collection: str
+    filename: str = Field(description="The archive's file name.")
+    state: Literal["queued", "running", "done", "failed"]
+    documents: int = Field(description="Documents the archive says it holds (verified by the import).")
+    chunks: int
+    embedding_model: str
+
+
 class DocumentPublic(BaseModel):
     document_id: str
     filename: str
@@ -53,6 +64,11 @@ class JobPublic(BaseModel):
         default=False,
         description="The job is queued or running but no ingest worker is alive: it goes on when one starts "
         "(a worker kind scaled to zero, a rolling update or a crash restart).",
+    )
+    kind: Literal["ingest", "import"] = Field(
+        default="ingest",
+        description="ingest: one uploaded document (document_id); import: a collection archive (document_id empty, "
+        "filename the archive's; progress counts chunks verified in stage verify, then written in stage write).",
     )
     error: str | None = Field(description="Why the job failed, in words.")
     error_code: str | None = Field(description="A stable code for the failure, e.g. encrypted_pdf.")

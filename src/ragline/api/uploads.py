@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import unicodedata
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath, PureWindowsPath
 
@@ -106,10 +107,34 @@ async def read_pdf_upload(request: Request, limit: int, max_parts: int) -> Uploa
     part over `max_parts`, so an oversized upload never sits whole in memory. Whatever the
     multipart parser rejects is a 400 invalid_upload, never a server error.
     """
+    async for collector in _parse(request, limit, max_parts):
+        pass
+    return _single_file(collector.files)
+
+
+async def stream_upload(request: Request, limit: int, max_parts: int) -> AsyncIterator[Upload]:
+    """The file part of a `multipart/form-data` body as it streams in: each Upload holds the bytes
+    received since the last one (never empty), so a large file never sits whole in memory. The limits
+    and errors are read_pdf_upload's; the iteration ends only once the body is complete."""
+    received = False
+    async for collector in _parse(request, limit, max_parts):
+        if collector.files and collector.files[0][1]:
+            raw_name, data = collector.files[0]
+            piece = bytes(data)
+            data.clear()
+            received = True
+            yield Upload(filename=clean_filename(raw_name.decode("utf-8", "replace")), data=piece)
+    if not received:
+        _single_file(collector.files)
+
+
+async def _parse(request: Request, limit: int, max_parts: int) -> AsyncIterator[_PartCollector]:
+    """Feed the body to the multipart parser, yielding the collector after each chunk and once more
+    when the body is complete."""
     content_type, params = parse_options_header(request.headers.get("content-type", ""))
     boundary = params.get(b"boundary")
     if content_type != b"multipart/form-data" or not boundary:
-        raise RaglineError(ErrorCode.INVALID_UPLOAD, f"send multipart/form-data with the PDF in a field named '{FILE_FIELD}'")
+        raise RaglineError(ErrorCode.INVALID_UPLOAD, f"send multipart/form-data with the file in a field named '{FILE_FIELD}'")
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit + MULTIPART_OVERHEAD_BYTES:
         raise RaglineError(ErrorCode.UPLOAD_TOO_LARGE, f"the upload is larger than the limit of {limit} bytes")
@@ -119,12 +144,13 @@ async def read_pdf_upload(request: Request, limit: int, max_parts: int) -> Uploa
         parser = MultipartParser(boundary, collector.callbacks())
         async for chunk in request.stream():
             parser.write(chunk)
+            yield collector
         parser.finalize()
     except FormParserError as exc:
         raise RaglineError(ErrorCode.INVALID_UPLOAD, f"the multipart body is malformed: {exc}") from exc
     if not collector.complete:
         raise RaglineError(ErrorCode.INVALID_UPLOAD, "the multipart body ends before its closing boundary")
-    return _single_file(collector.files)
+    yield collector
 
 
 def _single_file(files: list[tuple[bytes, bytearray]]) -> Upload:

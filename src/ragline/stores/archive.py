@@ -113,6 +113,8 @@ class Batch:
 
 
 Entry = Original | Batch
+# Told how many more chunks were read (for a job's progress).
+ChunkCounter = Callable[[int], None]
 
 
 def invalid(detail: str) -> RaglineError:
@@ -233,7 +235,7 @@ def verify(
     stream: BinaryIO,
     model: str,
     dimension: int | None = None,
-    on_chunks: Callable[[int], None] | None = None,
+    on_chunks: ChunkCounter | None = None,
     max_original_bytes: int | None = None,
 ) -> Manifest:
     """Read the whole archive once, writing nothing, and return its manifest if every member is what

@@ -45,6 +45,10 @@ class ArtifactStore:
         except redis.ResponseError:
             pass  # the blob expired already; the document is indexed all the same
 
+    def put_file(self, collection: str, document_id: str, data: bytes) -> None:
+        """The document's file, from elsewhere than an upload (an imported archive)."""
+        self._redis.set(keys.document_file(collection, document_id), data)
+
     def get_file(self, collection: str, document_id: str) -> bytes | None:
         return self._redis.get(keys.document_file(collection, document_id))
 

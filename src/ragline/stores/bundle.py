@@ -7,7 +7,7 @@ from functools import cached_property
 from ragline.config import Settings, get_settings
 from ragline.stores.artifacts import ArtifactStore
 from ragline.stores.blobs import BlobStore, FilesystemBlobStore
-from ragline.stores.documents import DocumentRegistry
+from ragline.stores.documents import DocumentRegistry, Quota
 from ragline.stores.jobs import JobStore
 from ragline.stores.redis_client import connect
 from ragline.stores.vectors import VectorIndex
@@ -21,6 +21,12 @@ class Stores:
     @cached_property
     def redis(self):  # noqa: ANN201 - redis.Redis
         return connect(self.settings)
+
+    @property
+    def quota(self) -> Quota:
+        """Each tenant's limits, from settings."""
+        settings = self.settings
+        return Quota(documents=settings.tenant_max_documents, pages=settings.tenant_max_pages, size_bytes=settings.tenant_max_bytes)
 
     @cached_property
     def jobs(self) -> JobStore:

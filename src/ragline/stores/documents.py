@@ -13,8 +13,9 @@ from dataclasses import asdict, dataclass
 import redis
 
 from ragline.domain import DocumentRecord
+from ragline.errors import ErrorCode, RaglineError
 from ragline.stores import keys
-from ragline.tenancy import unscope
+from ragline.tenancy import display, unscope
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,45 @@ return 1
 """
 
 
+# KEYS: documents hash, usage hash. ARGV: job id, max documents, max pages, max bytes, then each record's JSON.
+# All or nothing: the collection must hold no document but this job's (a re-sent import finds its own).
+_CLAIM_ALL = """
+local existing = redis.call('HVALS', KEYS[1])
+for _, raw in ipairs(existing) do
+  if cjson.decode(raw).job_id ~= ARGV[1] then return {'occupied', tostring(#existing)} end
+end
+if #existing > 0 then return {'claimed'} end
+local usage = redis.call('HMGET', KEYS[2], 'documents', 'pages', 'bytes')
+local documents = tonumber(usage[1]) or 0
+local pages = tonumber(usage[2]) or 0
+local bytes = tonumber(usage[3]) or 0
+local added_pages, added_bytes = 0, 0
+for i = 5, #ARGV do
+  local record = cjson.decode(ARGV[i])
+  added_pages = added_pages + (tonumber(record.pages) or 0)
+  added_bytes = added_bytes + (tonumber(record.size_bytes) or 0)
+end
+local added = #ARGV - 4
+local max_documents, max_pages, max_bytes = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+if max_documents > 0 and documents + added > max_documents then
+  return {'quota', 'documents', tostring(documents), ARGV[2], tostring(added)}
+end
+if max_pages > 0 and pages + added_pages > max_pages then
+  return {'quota', 'pages', tostring(pages), ARGV[3], tostring(added_pages)}
+end
+if max_bytes > 0 and bytes + added_bytes > max_bytes then
+  return {'quota', 'bytes', tostring(bytes), ARGV[4], tostring(added_bytes)}
+end
+for i = 5, #ARGV do
+  redis.call('HSET', KEYS[1], cjson.decode(ARGV[i]).document_id, ARGV[i])
+end
+redis.call('HINCRBY', KEYS[2], 'documents', added)
+redis.call('HINCRBY', KEYS[2], 'pages', added_pages)
+redis.call('HINCRBY', KEYS[2], 'bytes', added_bytes)
+return {'claimed'}
+"""
+
+
 # Arithmetic in the scripts is written `0 - x`, never `-x`: Lua's -0 reaches Redis as "-0", which
 # HINCRBY refuses as not an integer.
 
@@ -118,6 +158,7 @@ class DocumentRegistry:
         self._claim = client.register_script(_CLAIM)
         self._remove = client.register_script(_REMOVE)
         self._update = client.register_script(_UPDATE)
+        self._claim_all = client.register_script(_CLAIM_ALL)
 
     def get(self, collection: str, document_id: str) -> DocumentRecord | None:
         raw = self._redis.hget(keys.documents(collection), document_id)
@@ -134,6 +175,21 @@ class DocumentRegistry:
             what, used, limit = (part.decode() for part in outcome[1:])
             return Claim(quota=f"the tenant's {what} quota is used up ({used} of {limit})")
         return Claim()
+
+    def claim_all(self, collection: str, records: list[DocumentRecord], quota: Quota, job_id: str) -> None:
+        """Record every one of `records` (all of `job_id`, with their pages and bytes) in one step, or
+        none: refused when the collection holds another job's documents or the tenant's usage would pass
+        `quota`. Claiming again for the same job changes nothing."""
+        args = [job_id, quota.documents, quota.pages, quota.size_bytes, *(json.dumps(asdict(record)) for record in records)]
+        outcome = self._claim_all(keys=self._keys(collection), args=args)
+        if outcome[0] == b"occupied":
+            raise RaglineError(
+                ErrorCode.COLLECTION_NOT_EMPTY,
+                f"collection '{display(collection)}' holds {outcome[1].decode()} documents; import into a new or empty collection",
+            )
+        if outcome[0] == b"quota":
+            what, used, limit, adding = (part.decode() for part in outcome[1:])
+            raise RaglineError(ErrorCode.QUOTA_EXCEEDED, f"the archive adds {adding} {what} to the tenant's {used} of {limit}")
 
     def update(self, collection: str, document_id: str, **fields: object) -> None:
         self._update(keys=self._keys(collection), args=[document_id, json.dumps(fields)])

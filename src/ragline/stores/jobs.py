@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import redis
 
-from ragline.domain import JobState
+from ragline.domain import JobKind, JobState
 from ragline.stores import keys
 
 # The field of a job's parts hash holding when its page ranges started (the others count chunks).
@@ -42,6 +42,8 @@ class Job:
     started_at: float | None = None
     finished_at: float | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    # An import fills a collection from an archive (document_id is empty, filename the archive's).
+    kind: JobKind = "ingest"
 
     _INTS = ("pages_done", "pages_total", "chunks_done", "chunks_total", "chunks_embedded", "attempts")
     _FLOATS = ("created_at", "updated_at", "started_at", "finished_at")

@@ -107,6 +107,16 @@ class ChunkRecord:
         return cls(chunk_id(document_id, chunk), document_id, filename, chunk.page, chunk.index, chunk.text)
 
 
+@dataclass(frozen=True)
+class StoredChunks:
+    """Chunks as the vector store holds them; row i of `vectors` (float32) belongs to ids[i]."""
+
+    ids: tuple[str, ...]
+    texts: tuple[str, ...]
+    metadatas: tuple[dict, ...]
+    vectors: np.ndarray
+
+
 class VectorIndex:
     """Adapter over a Chroma server. Collections store cosine-space vectors we compute ourselves:
     Chroma's own default embedding function downloads a model, which must never happen here."""
@@ -154,14 +164,7 @@ class VectorIndex:
         annotate(chunks=len(records))
         if not records:
             return
-        target = self._client.get_or_create_collection(
-            CHROMA_PREFIX + collection,
-            embedding_function=None,
-            metadata={"embedding_model": model, "embedding_dimension": len(vectors[0])},
-            configuration={"hnsw": {"space": "cosine"}},
-        )
-        _require_same_model(collection, target.metadata or {}, model)
-        target.upsert(
+        self._target(collection, model, len(vectors[0])).upsert(
             ids=[record.chunk_id for record in records],
             embeddings=[list(vector) for vector in vectors],
             documents=[record.text for record in records],
@@ -169,6 +172,44 @@ class VectorIndex:
                 {"document_id": r.document_id, "filename": r.filename, "page": r.page, "chunk": r.index}
                 for r in records
             ],
+        )
+
+    @vector_store_call("upsert")
+    @_guarded
+    def restore(self, collection: str, model: str, chunks: StoredChunks) -> None:
+        """Put chunks read out of another deployment back as they were: ids, text, metadata, vectors."""
+        annotate(chunks=len(chunks.ids))
+        if not chunks.ids:
+            return
+        self._target(collection, model, chunks.vectors.shape[1]).upsert(
+            ids=list(chunks.ids), embeddings=chunks.vectors, documents=list(chunks.texts), metadatas=list(chunks.metadatas)
+        )
+
+    @vector_store_call("get_collection")
+    @_guarded
+    def embedding_of(self, collection: str) -> tuple[str, int] | None:
+        """The embedding model and dimension the collection's vectors were made with, if it exists."""
+        existing = self._find(collection)
+        metadata = (existing.metadata or {}) if existing is not None else {}
+        if "embedding_model" not in metadata:
+            return None
+        return str(metadata["embedding_model"]), int(metadata["embedding_dimension"])
+
+    @vector_store_call("get")
+    @_guarded
+    def read_chunks(self, collection: str, chunk_ids: Sequence[str]) -> StoredChunks:
+        """These chunks with everything stored of them, vectors included, in the order asked."""
+        target = self._find(collection)
+        if target is None or not chunk_ids:
+            return StoredChunks((), (), (), np.zeros((0, 0), dtype=np.float32))
+        result = target.get(ids=list(chunk_ids), include=["documents", "metadatas", "embeddings"])
+        position = {chunk_id: n for n, chunk_id in enumerate(result["ids"])}
+        order = [position[chunk_id] for chunk_id in chunk_ids if chunk_id in position]
+        return StoredChunks(
+            ids=tuple(result["ids"][n] for n in order),
+            texts=tuple(result["documents"][n] or "" for n in order),
+            metadatas=tuple(dict(result["metadatas"][n]) for n in order),
+            vectors=np.asarray(result["embeddings"], dtype=np.float32)[order],
         )
 
     @vector_store_call("query")
@@ -247,6 +288,17 @@ class VectorIndex:
 
     def delete_document(self, collection: str, document_id: str) -> None:
         self.delete_chunks(collection, self.chunk_ids(collection, document_id))
+
+    def _target(self, collection: str, model: str, dimension: int) -> chromadb.Collection:
+        """The collection to write to, created on first use with the model its vectors come from."""
+        target = self._client.get_or_create_collection(
+            CHROMA_PREFIX + collection,
+            embedding_function=None,
+            metadata={"embedding_model": model, "embedding_dimension": dimension},
+            configuration={"hnsw": {"space": "cosine"}},
+        )
+        _require_same_model(collection, target.metadata or {}, model)
+        return target
 
     def _find(self, collection: str) -> chromadb.Collection | None:
         """Only inside a _guarded method."""

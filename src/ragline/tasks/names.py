@@ -13,6 +13,9 @@ PURGE_DOCUMENT_TASK = "purge_document_task"
 # A long document's vectorstore step fans out: one task per page range, then one that finishes the job.
 INDEX_PART_TASK = "index_part_task"
 FINISH_INGEST_TASK = "finish_ingest_task"
+# Fills a collection from an uploaded archive; runs on the ingest workers (no model needed, but they
+# share the blob store and the vector store with the API).
+IMPORT_ARCHIVE_TASK = "import_archive_task"
 QUERY_TASK = "query_task"
 ADD_NUMBERS_TASK = "add_numbers"
 DIVIDE_NUMBERS_TASK = "divide_numbers"
@@ -21,7 +24,7 @@ DIVIDE_NUMBERS_TASK = "divide_numbers"
 # other task's arguments (a question, chat history, a collection name) are shown as '<redacted>'.
 OPAQUE_ARGUMENT_TASKS = frozenset(
     {PDF_READER_TASK, TEXT_SPLITTER_TASK, VECTORSTORE_TASK, INDEX_PART_TASK, FINISH_INGEST_TASK,
-     ADD_NUMBERS_TASK, DIVIDE_NUMBERS_TASK}
+     IMPORT_ARCHIVE_TASK, ADD_NUMBERS_TASK, DIVIDE_NUMBERS_TASK}
 )
 
 TASK_QUEUES = {
@@ -31,6 +34,7 @@ TASK_QUEUES = {
     PURGE_DOCUMENT_TASK: INGEST_QUEUE,
     INDEX_PART_TASK: INGEST_QUEUE,
     FINISH_INGEST_TASK: INGEST_QUEUE,
+    IMPORT_ARCHIVE_TASK: INGEST_QUEUE,
     QUERY_TASK: QUERY_QUEUE,
     ADD_NUMBERS_TASK: DEFAULT_QUEUE,
     DIVIDE_NUMBERS_TASK: DEFAULT_QUEUE,

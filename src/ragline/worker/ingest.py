@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 from celery import Task
@@ -28,6 +28,7 @@ from ragline.providers.cached import CachedEmbedder
 from ragline.stores.background import BackgroundWriter
 from ragline.stores.embeddings import EmbeddingCache
 from ragline.stores.jobs import Job
+from ragline.stores.portability import discard_staged, finish_import, records_of, release_imported, verify_staged, write_staged
 from ragline.stores.redis_client import UNAVAILABLE_ERRORS as REDIS_UNAVAILABLE
 from ragline.stores.vectors import ChunkRecord
 from ragline.telemetry.instruments import ingest_stage, record_ingest_done, record_ingest_failure
@@ -35,7 +36,7 @@ from ragline.telemetry.tracing import annotate
 from ragline.telemetry.worker import install_worker_telemetry, setup_worker_process
 from ragline.tasks import names
 from ragline.tasks.celery_app import make_celery
-from ragline.tasks.flows import send_ingest
+from ragline.tasks.flows import resend
 from ragline.worker.presence import instance_name, track_presence
 from ragline.worker.runtime import WorkerRuntime
 
@@ -52,7 +53,7 @@ def _sweep_orphans() -> None:
         runtime.workers,
         settings.worker_heartbeat_ttl_seconds,
         settings.job_stall_seconds,
-        resend=lambda job_id: send_ingest(app, job_id),
+        resend=lambda job: resend(app, job),
         fail=_fail,
     )
 
@@ -110,6 +111,12 @@ def _fail(job: Job, code: str, detail: str) -> None:
     logger.warning("ingest failed job_id=%s document_id=%s code=%s detail=%s", job.job_id, job.document_id, code, detail)
     record_ingest_failure(code)
     runtime.jobs.fail(job.job_id, code, detail)
+    if job.kind == "import":
+        # Whatever the import claimed goes: records and usage now, chunks as soon as Chroma allows.
+        for document_id in release_imported(runtime, job.job_id, job.collection):
+            purge_document_task.delay(job.collection, document_id)
+        discard_staged(runtime, job.job_id)
+        return
     # The job keeps the reason; the collection lists only documents it holds or is ingesting.
     runtime.documents.remove(job.collection, job.document_id)
     runtime.artifacts.discard(job.job_id)
@@ -231,6 +238,39 @@ def index_part_task(self: Task, job_id: str, start: int, stop: int, attempt: str
         elif outcome.all_done:
             finish_ingest_task.apply_async(args=(job_id,), kwargs={"attempt": attempt})
     return stop - start
+
+
+@app.task(name=names.IMPORT_ARCHIVE_TASK, bind=True, base=IngestTask)
+def import_archive_task(self: Task, job_id: str) -> str:
+    """Fill a collection from an uploaded archive (stores/archive.py), without embedding anything.
+
+    Nothing is written before the whole archive checked out, and the claim of its documents is one
+    atomic step (refused when the collection holds documents): a bad archive fails the job and leaves
+    the collection as it was. Sending it again is safe: the claim is this job's, upserts keep their ids.
+    """
+    job = _load_job(job_id)
+    if job.state in ("done", "failed"):
+        return job_id  # a late redelivery
+    with _stage(self, job, "verify"):
+        manifest = verify_staged(runtime, job_id, job.collection, runtime.embedder.name, on_chunks=_chunk_counter(job_id))
+        runtime.documents.claim_all(job.collection, records_of(manifest, job_id), runtime.quota, job_id)
+    with _stage(self, job, "write"):
+        write_staged(runtime, job_id, job.collection, manifest, on_chunks=_chunk_counter(job_id))
+    finish_import(runtime, job_id, job.collection, manifest)
+    return job_id
+
+
+def _chunk_counter(job_id: str) -> Callable[[int], None]:
+    """Progress of one stage of an import: chunks verified, then chunks written."""
+    counted = 0
+    runtime.jobs.update(job_id, chunks_done=0)
+
+    def count(chunks: int) -> None:
+        nonlocal counted
+        counted += chunks
+        runtime.jobs.update(job_id, chunks_done=counted)
+
+    return count
 
 
 def _send_part(job_id: str, start: int, stop: int, attempt: str) -> None:

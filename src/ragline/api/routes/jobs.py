@@ -68,6 +68,7 @@ def job_public(job: Job, waiting_for_worker: bool) -> JobPublic:
             chunks_embedded=job.chunks_embedded,
         ),
         waiting_for_worker=waiting_for_worker,
+        kind=job.kind,
         error=job.error,
         error_code=job.error_code,
         timings=timings,

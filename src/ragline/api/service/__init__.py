@@ -1,6 +1,7 @@
 """What the API does, below the routers, one concern per module: admission (rate limits, blocked
 clients, queue and worker checks), documents (uploads, deletes, jobs), questions (the answer cache
-and the query workers) and the seed's demo tasks. Health is the dependency probe's (stores/health.py).
+and the query workers), archives (collection export and import) and the seed's demo tasks. Health is
+the dependency probe's (stores/health.py).
 
 `RaglineService` is one per API process: it builds each concern once, over the connections every
 request shares.
@@ -13,6 +14,7 @@ from functools import cached_property
 import redis.asyncio
 
 from ragline.api.service.admission import Admission
+from ragline.api.service.archives import ArchiveService
 from ragline.api.service.documents import DocumentService
 from ragline.api.service.questions import QuestionService
 from ragline.api.service.seed import SeedTasks
@@ -59,6 +61,10 @@ class RaglineService:
     def questions(self) -> QuestionService:
         answers = AnswerCache(self.stores.redis, self.settings.answer_cache_ttl_seconds)
         return QuestionService(self.stores, self.admission, self.celery, self.redis_async, answers)
+
+    @cached_property
+    def archives(self) -> ArchiveService:
+        return ArchiveService(self.stores, self.admission, self.celery)
 
     @cached_property
     def seed(self) -> SeedTasks:

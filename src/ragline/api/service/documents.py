@@ -13,7 +13,6 @@ from ragline.domain import ACTIVE_STATES, DocumentRecord
 from ragline.errors import ErrorCode, RaglineError
 from ragline.pipeline.sniff import looks_like_pdf
 from ragline.stores.bundle import Stores
-from ragline.stores.documents import Quota
 from ragline.stores.jobs import Job, new_job_id
 from ragline.tasks import names
 from ragline.tasks.flows import send_ingest
@@ -62,7 +61,7 @@ class DocumentService:
         record = DocumentRecord(document_id=document_id, filename=filename, job_id=job.job_id, size_bytes=len(data))
         # One atomic step decides between concurrent uploads of the same bytes (the others get the
         # winner's job, whatever the queue's state), and charges the tenant's quota.
-        claim = stores.documents.claim(collection, record, self._quota, replaces=replaces)
+        claim = stores.documents.claim(collection, record, stores.quota, replaces=replaces)
         if claim.quota is not None:
             raise RaglineError(ErrorCode.QUOTA_EXCEEDED, claim.quota)
         if claim.holder is not None:
@@ -89,11 +88,6 @@ class DocumentService:
             stores.artifacts.discard(job.job_id)
         except Exception as exc:  # noqa: BLE001 - the original error is the one to report
             logger.warning("could not undo an unsent upload job_id=%s error=%s", job.job_id, exc)
-
-    @property
-    def _quota(self) -> Quota:
-        settings = self._settings
-        return Quota(documents=settings.tenant_max_documents, pages=settings.tenant_max_pages, size_bytes=settings.tenant_max_bytes)
 
     def _duplicate(self, collection: str, record: DocumentRecord) -> Accepted:
         """The upload that won a race for these bytes: its job may not be recorded yet, its id is."""
