@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import tarfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,10 +20,17 @@ import numpy as np
 import pytest
 import redis
 
+from ragline.domain import DocumentRecord
+from ragline.errors import ErrorCode, RaglineError
 from ragline.localstack import LocalStack
 from ragline.stores import keys
+from ragline.stores.blobs import FilesystemBlobStore
+from ragline.stores.documents import DocumentRegistry, Quota, Usage
+from ragline.stores.jobs import Job, JobStore, new_job_id
+from ragline.stores.portability import staged_part_key
 from ragline.stores.archive import FORMAT_VERSION, HEADER_NAME, MANIFEST_NAME
 from ragline.stores.vectors import VectorIndex
+from ragline.tenancy import scope
 from tests.conftest import api_client, stack_fixture, stored, wait_for_job
 
 pytestmark = pytest.mark.integration
@@ -87,14 +95,15 @@ def _state(stack: LocalStack, collection: str) -> dict:
     """Everything an import may touch in a deployment, for one collection and its tenant."""
     client = redis.Redis.from_url(stack.redis_url)
     scoped = stored(collection)
-    staged = stack.data_dir / "blobs" / "imports"
+    blobs = stack.data_dir / "blobs"
     return {
         "documents": client.hgetall(keys.documents(scoped)),
         "generation": client.get(keys.generation(scoped)),
         "usage": client.hgetall(keys.usage("public")),
-        "files": sorted(client.scan_iter(match=keys.document_file(scoped, "*"))),
+        "files in redis": sorted(client.scan_iter(match=keys.document_file(scoped, "*"))),
         "chroma": VectorIndex(stack.chroma_url).embedding_of(scoped),
-        "staged": sorted(str(path) for path in staged.rglob("*") if path.is_file()) if staged.exists() else [],
+        # Originals and staged archive parts, wherever in the blob store.
+        "blobs": sorted(str(path) for path in blobs.rglob("*") if path.is_file()) if blobs.exists() else [],
     }
 
 
@@ -204,6 +213,44 @@ def test_a_collection_that_holds_documents_is_not_imported_into(api_b: httpx.Cli
     assert response.status_code == 409, response.text
     assert response.json()["code"] == "collection_not_empty"
     assert _state(stack_b, "moved") == before
+
+
+def test_the_claim_of_an_import_is_all_or_nothing(stack_b: LocalStack) -> None:
+    """Against B's Redis: records, usage and the collection's emptiness move together or not at all."""
+    registry = DocumentRegistry(redis.Redis.from_url(stack_b.redis_url))
+    collection, usage = scope("claims", "target"), lambda: registry.usage("claims")
+    records = [DocumentRecord(f"{n:064x}", f"{n}.pdf", "job-1", state="running", pages=10, chunks=5, size_bytes=1000) for n in (1, 2)]
+
+    with pytest.raises(RaglineError) as refused:
+        registry.claim_all(collection, records, Quota(pages=19), "job-1")
+    assert refused.value.code is ErrorCode.QUOTA_EXCEEDED and "20 pages" in refused.value.detail
+    assert registry.count(collection) == 0 and usage() == Usage()
+
+    registry.claim_all(collection, records, Quota(pages=20), "job-1")
+    assert registry.count(collection) == 2 and usage() == Usage(documents=2, pages=20, size_bytes=2000)
+    # The same job again (a re-sent import) finds its own claim and charges nothing twice.
+    registry.claim_all(collection, records, Quota(pages=20), "job-1")
+    assert usage() == Usage(documents=2, pages=20, size_bytes=2000)
+
+    with pytest.raises(RaglineError) as occupied:
+        registry.claim_all(collection, [DocumentRecord("f" * 64, "x.pdf", "job-2", pages=1)], Quota(), "job-2")
+    assert occupied.value.code is ErrorCode.COLLECTION_NOT_EMPTY
+    assert registry.count(collection) == 2 and usage() == Usage(documents=2, pages=20, size_bytes=2000)
+
+
+def test_a_lost_import_is_sent_again_by_the_recovery_sweep(api_b: httpx.Client, stack_b: LocalStack, exported: bytes) -> None:
+    """An import whose worker vanished mid-way (its archive staged, its job running, silent for long):
+    the ingest workers' sweep sends the import again, not an ingest chain, and it completes."""
+    long_ago = time.time() - 3600
+    job = Job(
+        job_id=new_job_id(), document_id="", collection=stored("recovered"), filename="world.ragline.tar", kind="import",
+        state="running", stage="write", worker="ingest@gone#0", created_at=long_ago, updated_at=long_ago,
+    )
+    FilesystemBlobStore(stack_b.data_dir / "blobs").put(staged_part_key(job.job_id, 0), exported)
+    JobStore(redis.Redis.from_url(stack_b.redis_url), ttl_seconds=3600).create(job)
+    finished = wait_for_job(api_b, job.job_id)
+    assert finished["state"] == "done", finished
+    assert [d["state"] for d in api_b.get("/v1/collections/recovered/documents").json()] == ["done"]
 
 
 def test_export_of_a_collection_without_documents_is_404(api: httpx.Client) -> None:
