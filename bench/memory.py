@@ -42,15 +42,19 @@ def long_document(source: Path, pages: int) -> bytes:
 
 
 class PeakRss:
-    """Samples the largest RSS of a process's children (the Celery pool process) while running."""
+    """Samples the largest RSS of a process's children (the Celery pool process), or of the process
+    itself with `children=False` (the API), while running."""
 
-    def __init__(self, parent: psutil.Process) -> None:
+    def __init__(self, parent: psutil.Process, children: bool = True) -> None:
         self._parent = parent
+        self._children = children
         self.peak = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
     def current(self) -> int:
+        if not self._children:
+            return self._parent.memory_info().rss
         return max((child.memory_info().rss for child in self._parent.children(recursive=True)), default=0)
 
     def __enter__(self) -> PeakRss:
