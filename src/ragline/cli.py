@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated
 
 import httpx
+import redis
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -31,6 +32,7 @@ from rich.table import Column, Table
 
 from ragline.client import ApiError, RaglineClient
 from ragline.demo import DEMO_PDF, DEMO_QUESTION
+from ragline.errors import RaglineError
 from ragline.localstack import LocalStack, StackError, StackPorts
 from ragline.ui.views import quotes_by_citation, snippet_of
 
@@ -337,6 +339,29 @@ def ui(
 
 
 # ---- helpers ---------------------------------------------------------------------------------
+
+
+@app.command("migrate-files")
+def migrate_files() -> None:
+    """Move the originals an older release kept in Redis to the blob store (RAGLINE_BLOB_STORE and friends).
+
+    Every API process does this at its start too; run it after an upgrade to be done at once. Safe to run
+    while the stack serves, from several places at once, and again. Exit 3 when Redis or the store is away.
+    """
+    # Imported here: it needs the api or worker extra (boto3), which the CLI's other commands never do.
+    from ragline.stores.bundle import Stores
+    from ragline.stores.legacy_files import move_legacy_files
+
+    stores = Stores()
+    try:
+        report = move_legacy_files(stores.redis, stores.blobs)
+    except (RaglineError, redis.RedisError) as exc:
+        errors.print(f"[red]error:[/] {escape(str(exc))}")
+        raise typer.Exit(EXIT_UNREACHABLE) from exc
+    console.print(
+        f"moved {report.moved} files ({report.bytes} bytes) to the {stores.settings.blob_store} blob store; "
+        f"{report.skipped} skipped (moved or deleted meanwhile by another process)"
+    )
 
 
 def _stack(

@@ -36,6 +36,29 @@ class Settings(BaseSettings):
         description="Folder of the filesystem blob store (originals, lexical index segments); default: "
         "data_dir/blobs. In a cluster, a volume every API and worker pod mounts.",
     )
+    blob_store: Literal["filesystem", "s3"] = Field(
+        default="filesystem",
+        description="Where originals and other bytes that outlive a task live: filesystem (blob_dir) or s3 (an "
+        "S3-compatible bucket, s3_*). Never Redis: its memory is bounded and shared with the broker.",
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None, description="Endpoint of an S3-compatible store (SeaweedFS, MinIO, Ceph RGW...); unset: AWS S3."
+    )
+    s3_bucket: str | None = Field(default=None, description="Bucket of the s3 blob store (required with it); ragline never creates it.")
+    s3_prefix: str = Field(default="", description="Prefix of every key ragline writes in the bucket, e.g. 'ragline/' to share one.")
+    s3_region: str | None = Field(default=None, description="Region of the bucket; unset: boto3's (AWS_REGION, AWS_DEFAULT_REGION).")
+    s3_addressing_style: Literal["auto", "path", "virtual"] = Field(
+        default="auto",
+        description="path (http://HOST/BUCKET/KEY) for most self-hosted stores reached by a service name; virtual "
+        "(http://BUCKET.HOST/KEY) or auto for AWS.",
+    )
+    s3_access_key_id: SecretStr | None = Field(
+        default=None,
+        description="Access key of the s3 blob store; unset: boto3's standard chain (AWS_ACCESS_KEY_ID and "
+        "AWS_SECRET_ACCESS_KEY, shared config files, IRSA web identity, instance metadata).",
+    )
+    s3_secret_access_key: SecretStr | None = Field(default=None, description="Secret key that goes with s3_access_key_id.")
+    s3_timeout_seconds: float = Field(default=30.0, gt=0, description="Longest wait for one S3 response (connect: 5 s).")
     data_dir: Path = Field(
         default=Path("data"),
         description="Local state: Chroma and Redis files in local mode, and the folder of PDFs "
@@ -153,7 +176,15 @@ class Settings(BaseSettings):
     llm_temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     answer_cache_ttl_seconds: int = Field(default=24 * 3600, ge=0, description="0 turns the answer cache off.")
 
-    blob_ttl_seconds: int = Field(default=24 * 3600, ge=60, description="Uploaded PDF bytes in Redis.")
+    blob_ttl_seconds: int = Field(
+        default=24 * 3600, ge=60, description="Uploaded PDF bytes wait in Redis for their ingest this long at most."
+    )
+    max_transit_bytes: int = Field(
+        default=256 * 1024 * 1024,
+        ge=1024,
+        description="Uploaded bytes waiting in Redis for their ingest, all uploads together (a file leaves Redis for "
+        "the blob store once indexed); a new upload past it gets 503 uploads_backlogged. At least max_upload_bytes.",
+    )
     intermediate_ttl_seconds: int = Field(
         default=6 * 3600, ge=60, description="Pages and chunks handed from one ingest step to the next."
     )
@@ -197,7 +228,7 @@ class Settings(BaseSettings):
         default=100_000, ge=0, description="Pages of a tenant's ingested documents (counted when a job ends); 0: no limit."
     )
     tenant_max_bytes: int = Field(
-        default=1024**3, ge=0, description="Bytes of a tenant's uploaded PDFs (kept in Redis for previews); 0: no limit."
+        default=1024**3, ge=0, description="Bytes of a tenant's uploaded PDFs (kept in the blob store for previews); 0: no limit."
     )
     max_queue_length: int = Field(
         default=500, ge=1, description="New uploads or questions get 503 while their queue holds this many tasks."
@@ -226,6 +257,16 @@ class Settings(BaseSettings):
     def _overlap_below_size(self) -> Settings:
         if self.chunk_overlap >= self.chunk_size:
             raise ValueError("RAGLINE_CHUNK_OVERLAP must be smaller than RAGLINE_CHUNK_SIZE")
+        return self
+
+    @model_validator(mode="after")
+    def _blob_store_complete(self) -> Settings:
+        if self.blob_store == "s3" and not self.s3_bucket:
+            raise ValueError("RAGLINE_BLOB_STORE=s3 needs RAGLINE_S3_BUCKET")
+        if (self.s3_access_key_id is None) != (self.s3_secret_access_key is None):
+            raise ValueError("set both RAGLINE_S3_ACCESS_KEY_ID and RAGLINE_S3_SECRET_ACCESS_KEY, or neither")
+        if self.max_transit_bytes < self.max_upload_bytes:
+            raise ValueError("RAGLINE_MAX_TRANSIT_BYTES must be at least RAGLINE_MAX_UPLOAD_BYTES, or no upload of the largest size could pass")
         return self
 
     @model_validator(mode="after")

@@ -35,6 +35,7 @@ class ErrorCode(Enum):
     UNAUTHORIZED = ("unauthorized", 401)
     RATE_LIMITED = ("rate_limited", 429)
     QUEUE_FULL = ("queue_full", 503)
+    UPLOADS_BACKLOGGED = ("uploads_backlogged", 503)
     NO_WORKER = ("no_worker", 503)
     NOT_FOUND = ("not_found", 404)
     DOCUMENT_BUSY = ("document_busy", 409)

@@ -6,6 +6,7 @@ Run with: python -m ragline.api --host 0.0.0.0 --port 8000 (uvicorn with the bou
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -20,6 +21,7 @@ from ragline.api.service import RaglineService
 from ragline.api.uploads import MULTIPART_OVERHEAD_BYTES
 from ragline.config import Settings, get_settings
 from ragline.stores.health import DependencyProbe
+from ragline.stores.legacy_files import move_legacy_files_logged
 from ragline.stores.queues import QueueLengthCollector
 from ragline.tasks import names
 from ragline.telemetry.api import install_api_telemetry
@@ -31,6 +33,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     # stalled dependency's socket to learn that it is down.
     probe: DependencyProbe = app.state.probe
     await asyncio.to_thread(probe.start)
+    # Originals an older release kept in Redis move out in the background: until then they are read from Redis.
+    stores = app.state.service.stores
+    threading.Thread(
+        target=move_legacy_files_logged, args=(stores.redis, stores.blobs), name="move-legacy-files", daemon=True
+    ).start()
     try:
         yield
     finally:

@@ -6,7 +6,7 @@ from functools import cached_property
 
 from ragline.config import Settings, get_settings
 from ragline.stores.artifacts import ArtifactStore
-from ragline.stores.blobs import BlobStore, FilesystemBlobStore
+from ragline.stores.blobs import BlobStore, create_blob_store
 from ragline.stores.documents import DocumentRegistry, Quota
 from ragline.stores.jobs import JobStore
 from ragline.stores.redis_client import connect
@@ -38,11 +38,14 @@ class Stores:
 
     @cached_property
     def artifacts(self) -> ArtifactStore:
-        return ArtifactStore(self.redis, self.settings.blob_ttl_seconds, self.settings.intermediate_ttl_seconds)
+        settings = self.settings
+        return ArtifactStore(
+            self.redis, self.blobs, settings.blob_ttl_seconds, settings.intermediate_ttl_seconds, settings.max_transit_bytes
+        )
 
     @cached_property
     def blobs(self) -> BlobStore:
-        return FilesystemBlobStore(self.settings.blob_path)
+        return create_blob_store(self.settings)
 
     @cached_property
     def workers(self) -> WorkerRegistry:

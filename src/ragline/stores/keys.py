@@ -22,9 +22,19 @@ def recovery_lock(job_id: str) -> str:
     return f"{PREFIX}:lock:recover:{job_id}"
 
 
+def file_move_lock(collection: str, document_id: str) -> str:
+    """String (TTL): held by the process moving one original from Redis to the blob store."""
+    return f"{PREFIX}:lock:movefile:{collection}:{document_id}"
+
+
 def blob(job_id: str) -> str:
     """String (TTL): the uploaded PDF bytes of one ingest job."""
     return f"{PREFIX}:blob:{job_id}"
+
+
+def transit() -> str:
+    """Hash: job id -> "BYTES EXPIRES_AT" of each upload whose bytes wait in Redis, counted against a budget."""
+    return f"{PREFIX}:transit"
 
 
 def pages(job_id: str) -> str:
@@ -57,9 +67,13 @@ def part_done(job_id: str) -> str:
     return f"{PREFIX}:partdone:{job_id}"
 
 
+DOCUMENT_FILE_PREFIX = f"{PREFIX}:file:"
+
+
 def document_file(collection: str, document_id: str) -> str:
-    """String (no TTL): the original PDF of an indexed document, for page previews and downloads."""
-    return f"{PREFIX}:file:{collection}:{document_id}"
+    """String (no TTL): where releases before the blob store kept an indexed document's original. Read only to
+    move such files to the blob store (stores/legacy_files.py); nothing writes it any more."""
+    return f"{DOCUMENT_FILE_PREFIX}{collection}:{document_id}"
 
 
 def reply(request_id: str) -> str:

@@ -211,6 +211,8 @@ def vectorstore_task(self: Task, job_id: str) -> str:
         for start, stop in parts:
             _index_range(job, chunks, start, stop)
         _drop_stale_chunks(job, chunks)
+        # Inside the stage: a blob store that is away retries the step, as Chroma does, before the job is done.
+        runtime.artifacts.keep_file(job.job_id, job.collection, job.document_id)
     _mark_done(job, len(chunks))
     return job_id
 
@@ -287,6 +289,8 @@ def finish_ingest_task(self: Task, job_id: str, attempt: str | None = None) -> s
     with _stage(self, job, "finish"):
         chunks = _stored_chunks(job_id)
         _drop_stale_chunks(job, chunks)
+        # Inside the stage: a blob store that is away retries the step, as Chroma does, before the job is done.
+        runtime.artifacts.keep_file(job.job_id, job.collection, job.document_id)
     _mark_done(job, len(chunks))
     return job_id
 
@@ -338,7 +342,6 @@ def _mark_done(job: Job, chunk_count: int) -> None:
     pages_total = finished.pages_total if finished else 0
     runtime.documents.update(job.collection, job.document_id, state="done", pages=pages_total, chunks=chunk_count)
     runtime.documents.bump_generation(job.collection)
-    runtime.artifacts.keep_file(job.job_id, job.collection, job.document_id)
     runtime.artifacts.discard(job.job_id)
     runtime.parts.discard(job.job_id)
     runtime.jobs.finish(job.job_id)
