@@ -18,7 +18,9 @@ CRD_KINDS = {"ScaledObject", "TriggerAuthentication", "ServiceMonitor", "Prometh
 # Environment names the chart may set besides RAGLINE_*: standard ones read by the libraries.
 STANDARD_ENV_PREFIXES = ("OTEL_", "OPENAI_", "GRADIO_", "FLOWER_")
 STANDARD_ENV = {"REDIS_PASSWORD", "REDISCLI_AUTH", "ANONYMIZED_TELEMETRY", "COLLECTOR_OTLP_ENABLED",
-                "HOME", "PYTHONPATH", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"}
+                "HOME", "PYTHONPATH", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE",
+                # SeaweedFS's S3 admin identity (as boto3 reads them too).
+                "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
 
 # HTTP paths served by the third-party images the chart runs (documented by those projects).
 THIRD_PARTY_PATHS = {

@@ -25,6 +25,7 @@ EXPECTED_IMAGES = {
     "redis": {"redis"},
     "chroma": {"chroma"},
     "jaeger": {"all-in-one"},
+    "seaweedfs": {"seaweedfs"},
 }
 
 CHECKS = {
@@ -53,6 +54,8 @@ TOGGLES = [
     ("api.ingress.enabled=false",),
     ("ingestWorker.enabled=false", "queryWorker.enabled=false"),
     ("dataVolume.existingClaim=ragline-shared",),
+    ("blobStore.filesystem.existingClaim=ragline-blobs",),
+    ("blobStore.type=s3", "blobStore.s3.endpointUrl=http://minio.storage:9000", "blobStore.s3.existingSecret=s3-keys"),
     ("auth.enabled=true", "auth.apiKeys[0].key=key-one-0123456789", "auth.apiKeys[0].tenant=acme"),
     ("jaeger.enabled=true", "redis.enabled=false", "redis.external.host=redis.internal"),
     ("fullnameOverride=ragline-production-europe-west-cluster-01",),

@@ -207,6 +207,7 @@ then the queued question is what wakes it. Uploads and demo tasks always queue. 
       name: {{ include "rag.openaiSecretName" $ }}
       key: {{ include "rag.openaiSecretKey" $ }}
 {{- end }}
+{{ include "rag.blobEnv" $ | trim }}
 - name: OTEL_SERVICE_NAME
   value: {{ .service | quote }}
 {{- $otlp := include "rag.otlpEndpoint" $ }}
@@ -235,7 +236,7 @@ then the queued question is what wakes it. Uploads and demo tasks always queue. 
   value: {{ printf "service.namespace=%s,k8s.namespace.name=%s" (include "rag.fullname" $) $.Release.Namespace | quote }}
 {{- end }}
 
-{{/* Volumes every ragline pod has: /tmp and the data folder. */}}
+{{/* Volumes every ragline pod has: /tmp, the data folder and, with the filesystem blob store, the blobs. */}}
 {{- define "rag.appVolumes" -}}
 - name: tmp
   emptyDir:
@@ -247,6 +248,11 @@ then the queued question is what wakes it. Uploads and demo tasks always queue. 
 {{- else }}
   emptyDir: {}
 {{- end }}
+{{- if eq .Values.blobStore.type "filesystem" }}
+- name: blobs
+  persistentVolumeClaim:
+    claimName: {{ include "rag.blobClaimName" . }}
+{{- end }}
 {{- end }}
 
 {{- define "rag.appVolumeMounts" -}}
@@ -254,6 +260,72 @@ then the queued question is what wakes it. Uploads and demo tasks always queue. 
   mountPath: /tmp
 - name: data
   mountPath: {{ .Values.config.data_dir }}
+{{- if eq .Values.blobStore.type "filesystem" }}
+- name: blobs
+  mountPath: {{ .Values.blobStore.filesystem.mountPath }}
+{{- end }}
+{{- end }}
+
+{{- define "rag.blobClaimName" -}}
+{{- default (printf "%s-blobs" (include "rag.fullname" .)) .Values.blobStore.filesystem.existingClaim }}
+{{- end }}
+
+{{/* The S3 credentials' Secret: the operator's, else the in-cluster SeaweedFS's, else none (boto3's own chain). */}}
+{{- define "rag.s3SecretName" -}}
+{{- if .Values.blobStore.s3.existingSecret }}{{ .Values.blobStore.s3.existingSecret }}{{ else if .Values.seaweedfs.enabled }}{{ include "rag.fullname" . }}-seaweedfs{{ end }}
+{{- end }}
+
+{{/*
+Environment of the blob store (RAGLINE_BLOB_STORE and its settings). Fails on values that cannot work:
+the in-cluster SeaweedFS with another backend or endpoint would run unused.
+*/}}
+{{- define "rag.blobEnv" -}}
+{{- $s3 := .Values.blobStore.s3 }}
+{{- if and .Values.seaweedfs.enabled (or (ne .Values.blobStore.type "s3") $s3.endpointUrl) }}
+{{- fail "seaweedfs.enabled needs blobStore.type=s3 and an empty blobStore.s3.endpointUrl (the chart points the blob store at it)" }}
+{{- end }}
+- name: RAGLINE_BLOB_STORE
+  value: {{ .Values.blobStore.type | quote }}
+{{- if eq .Values.blobStore.type "filesystem" }}
+- name: RAGLINE_BLOB_DIR
+  value: {{ .Values.blobStore.filesystem.mountPath | quote }}
+{{- else }}
+{{- $endpoint := $s3.endpointUrl }}
+{{- $region := $s3.region }}
+{{- if .Values.seaweedfs.enabled }}
+{{- $endpoint = printf "http://%s-seaweedfs:8333" (include "rag.fullname" .) }}
+{{- $region = default "us-east-1" $region }}
+{{- end }}
+{{- if $endpoint }}
+- name: RAGLINE_S3_ENDPOINT_URL
+  value: {{ $endpoint | quote }}
+{{- end }}
+- name: RAGLINE_S3_BUCKET
+  value: {{ $s3.bucket | quote }}
+{{- if $s3.prefix }}
+- name: RAGLINE_S3_PREFIX
+  value: {{ $s3.prefix | quote }}
+{{- end }}
+{{- if $region }}
+- name: RAGLINE_S3_REGION
+  value: {{ $region | quote }}
+{{- end }}
+- name: RAGLINE_S3_ADDRESSING_STYLE
+  value: {{ $s3.addressingStyle | quote }}
+{{- $secret := include "rag.s3SecretName" . }}
+{{- if $secret }}
+- name: RAGLINE_S3_ACCESS_KEY_ID
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret }}
+      key: {{ ternary $s3.accessKeyIdKey "access-key-id" (ne $s3.existingSecret "") }}
+- name: RAGLINE_S3_SECRET_ACCESS_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret }}
+      key: {{ ternary $s3.secretAccessKeyKey "secret-access-key" (ne $s3.existingSecret "") }}
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{/* Pod annotations that roll the pods when a Secret the chart renders changes. */}}
