@@ -127,3 +127,19 @@ def test_migrate_files_moves_every_original_once_even_run_twice_at_once(s3_stack
     again = subprocess.run(command, env=s3_stack.env(), capture_output=True, text=True, timeout=120)
     assert again.returncode == 0, again.stderr
     assert again.stdout.startswith("moved 0 files")
+
+
+def test_a_full_redis_refuses_uploads_with_503_and_keeps_what_it_holds(api: httpx.Client, store: redis.Redis, samples: Path) -> None:
+    listed = api.get("/v1/collections/flow/documents").json()
+    # Past maxmemory with noeviction (the chart's policy), every write is refused and nothing is dropped.
+    store.config_set("maxmemory-policy", "noeviction")
+    store.config_set("maxmemory", "1")
+    try:
+        refused = upload(api, "full", "register.pdf", (samples / "federal_register_2020_17221_three_column.pdf").read_bytes())
+        assert refused.status_code == 503, refused.text
+        assert refused.json()["code"] == "dependency_unavailable"
+        assert refused.json()["detail"] == "Redis is full; retry later"
+        assert api.get("/v1/collections/flow/documents").json() == listed  # reads still work
+    finally:
+        store.config_set("maxmemory", "0")
+    assert api.get("/v1/collections/full/documents").json() == []

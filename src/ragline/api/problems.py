@@ -12,6 +12,7 @@ from starlette.requests import ClientDisconnect
 
 from ragline.api.models import Problem
 from ragline.errors import ErrorCode, RaglineError
+from ragline.stores.redis_client import FULL_ERROR as REDIS_FULL
 from ragline.stores.redis_client import UNAVAILABLE_ERRORS as REDIS_UNAVAILABLE
 from ragline.telemetry.tracing import current_trace_id
 
@@ -118,6 +119,12 @@ def install_problem_handlers(app: FastAPI) -> None:
         # The client left (or the server dropped it for sending too slowly): nobody reads this answer.
         code = ErrorCode.REQUEST_TIMEOUT
         return problem_response(code.http_status, code.code, "the client disconnected before the request was complete")
+
+    @app.exception_handler(REDIS_FULL)
+    async def _redis_full(_: Request, exc: Exception) -> JSONResponse:
+        logger.error("redis is full: raise its maxmemory or lower what ragline keeps in it error=%s", exc)
+        code = ErrorCode.DEPENDENCY_UNAVAILABLE
+        return problem_response(code.http_status, code.code, "Redis is full; retry later", {"Retry-After": "30"})
 
     for redis_error in REDIS_UNAVAILABLE:
 

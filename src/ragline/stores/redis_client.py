@@ -24,6 +24,8 @@ CONNECT_TIMEOUT_SECONDS = 2.0
 COMMAND_TIMEOUT_SECONDS = 10.0
 
 UNAVAILABLE_ERRORS = (redis.ConnectionError, redis.TimeoutError)
+# Redis at its maxmemory: it refuses writes (policy noeviction, see the chart) and stays up for reads.
+FULL_ERROR = redis.exceptions.OutOfMemoryError
 
 
 def _retry(kind: type[Retry] | type[AsyncRetry] = Retry) -> Retry | AsyncRetry:
