@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis
 
 from ragline.localstack import LocalStack
 from tests.conftest import api_client, running_stack
@@ -46,3 +47,16 @@ def api(s3_stack: LocalStack) -> Iterator[httpx.Client]:
 @pytest.fixture(scope="session")
 def pdf(samples: Path) -> bytes:
     return (samples / "fbi_nics_checks_2015_11_table.pdf").read_bytes()
+
+
+@pytest.fixture(scope="session")
+def stack_redis(s3_stack: LocalStack) -> redis.Redis:
+    return redis.Redis.from_url(s3_stack.redis_url)
+
+
+@pytest.fixture
+def spare_redis(s3_stack: LocalStack) -> Iterator[redis.Redis]:
+    """Database 1 of the stack's Redis: a keyspace of the test's own, emptied after it."""
+    client = redis.Redis.from_url(s3_stack.redis_url.removesuffix("/0") + "/1")
+    yield client
+    client.flushdb()

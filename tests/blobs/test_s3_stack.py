@@ -26,8 +26,8 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def store(s3_stack: LocalStack) -> redis.Redis:
-    return redis.Redis.from_url(s3_stack.redis_url)
+def store(stack_redis: redis.Redis) -> redis.Redis:
+    return stack_redis
 
 
 def stored_object(s3: SeaweedS3, collection: str, document_id: str) -> bytes | None:
