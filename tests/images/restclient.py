@@ -8,10 +8,12 @@ STEPS_JSON is a list of steps, run in order; the output is one JSON list with a 
     {"op": "get", "path": P}                                   -> {"status", "body"}
     {"op": "query", "collection": C, "question": Q}            -> {"status", "body"}
     {"op": "wait_jobs", "ids": [ID, ...], "timeout": SECONDS}  -> {"jobs": [final job records]}
+    {"op": "download", "path": P}                              -> {"status", "sha256", "bytes"}
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
@@ -38,6 +40,19 @@ def call(base: str, key: str | None, method: str, path: str, body: bytes | None 
     except ValueError:
         payload = raw.decode(errors="replace")
     return {"status": status, "body": payload}
+
+
+def download(base: str, key: str | None, path: str) -> dict:
+    """A binary body, told by its digest (a document's id is the SHA-256 of its bytes)."""
+    request = urllib.request.Request(base + path)
+    if key:
+        request.add_header("Authorization", f"Bearer {key}")
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        status, raw = exc.code, exc.read()
+    return {"status": status, "sha256": hashlib.sha256(raw).hexdigest(), "bytes": len(raw)}
 
 
 def upload(base: str, key: str | None, collection: str, path: str) -> dict:
@@ -76,6 +91,8 @@ def main() -> None:
                                 "application/json"))
         elif op == "wait_jobs":
             results.append(wait_jobs(base, key, step["ids"], step.get("timeout", 300)))
+        elif op == "download":
+            results.append(download(base, key, step["path"]))
         else:
             raise SystemExit(f"unknown op {op}")
     json.dump(results, sys.stdout)

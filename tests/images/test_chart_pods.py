@@ -98,6 +98,10 @@ def test_upload_then_cited_answer_through_the_api_service(default_cluster: Clust
     assert uploaded["status"] == 202, uploaded
     [done] = cluster.client.run({"op": "wait_jobs", "ids": [uploaded["body"]["job_id"]], "timeout": JOB_TIMEOUT})
     assert done["jobs"][0]["state"] == "done", done
+    # The ingest worker kept the original on the blob claim; the api pod serves it from the same claim.
+    document_id = done["jobs"][0]["document_id"]
+    [original] = cluster.client.run({"op": "download", "path": f"/v1/collections/pods/documents/{document_id}/file"})
+    assert (original["status"], original["sha256"]) == (200, document_id), original
     ask(cluster, "pods")
     cluster.runner.assert_healthy()
 
