@@ -25,11 +25,6 @@ from tests.s3server import SeaweedS3
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def store(stack_redis: redis.Redis) -> redis.Redis:
-    return stack_redis
-
-
 def stored_object(s3: SeaweedS3, collection: str, document_id: str) -> bytes | None:
     client = s3.client()
     try:
@@ -53,13 +48,13 @@ def kill(stack: LocalStack, name: str) -> None:
     process.wait(timeout=60)
 
 
-def test_upload_index_download_delete_keep_the_original_in_the_bucket(api: httpx.Client, s3: SeaweedS3, store: redis.Redis, pdf: bytes) -> None:
+def test_upload_index_download_delete_keep_the_original_in_the_bucket(api: httpx.Client, s3: SeaweedS3, stack_redis: redis.Redis, pdf: bytes) -> None:
     job = ingest(api, "flow", "nics.pdf", pdf)
     document_id = job["document_id"]
 
     assert stored_object(s3, "flow", document_id) == pdf
-    assert not store.exists(keys.document_file(stored("flow"), document_id), keys.blob(job["job_id"]))
-    assert not store.hexists(keys.transit(), job["job_id"])
+    assert not stack_redis.exists(keys.document_file(stored("flow"), document_id), keys.blob(job["job_id"]))
+    assert not stack_redis.hexists(keys.transit(), job["job_id"])
 
     download = api.get(f"/v1/collections/flow/documents/{document_id}/file")
     assert download.status_code == 200
@@ -91,34 +86,34 @@ def test_uploads_past_the_transit_budget_are_refused_until_ingest_catches_up(s3_
 
 
 def test_originals_an_older_release_left_in_redis_move_to_the_bucket_at_api_start(
-    s3_stack: LocalStack, api: httpx.Client, s3: SeaweedS3, store: redis.Redis, pdf: bytes
+    s3_stack: LocalStack, api: httpx.Client, s3: SeaweedS3, stack_redis: redis.Redis, pdf: bytes
 ) -> None:
     document_id = ingest(api, "legacy", "nics.pdf", pdf)["document_id"]
     # What a release before the blob store left: the original in Redis, none in the bucket.
     legacy_key = keys.document_file(stored("legacy"), document_id)
     s3.client().delete_object(Bucket=STACK_BUCKET, Key=STACK_PREFIX + file_key(stored("legacy"), document_id))
-    store.set(legacy_key, pdf)
+    stack_redis.set(legacy_key, pdf)
     assert api.get(f"/v1/collections/legacy/documents/{document_id}/file").content == pdf  # served from Redis meanwhile
 
     kill(s3_stack, "api")
     s3_stack.restart("api")
 
-    wait_until(lambda: not store.exists(legacy_key), 30, "the API to move the original out of Redis")
+    wait_until(lambda: not stack_redis.exists(legacy_key), 30, "the API to move the original out of Redis")
     assert stored_object(s3, "legacy", document_id) == pdf
     assert api.get(f"/v1/collections/legacy/documents/{document_id}/file").content == pdf
 
 
-def test_migrate_files_moves_every_original_once_even_run_twice_at_once(s3_stack: LocalStack, s3: SeaweedS3, store: redis.Redis) -> None:
+def test_migrate_files_moves_every_original_once_even_run_twice_at_once(s3_stack: LocalStack, s3: SeaweedS3, stack_redis: redis.Redis) -> None:
     originals = {hashlib.sha256(data).hexdigest(): data for data in (os.urandom(50_000 + n) for n in range(40))}
     for document_id, data in originals.items():
-        store.set(keys.document_file(stored("command"), document_id), data)
+        stack_redis.set(keys.document_file(stored("command"), document_id), data)
 
     command = [sys.executable, "-m", "ragline.cli", "migrate-files"]
     runs = [subprocess.Popen(command, env=s3_stack.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
     outputs = [run.communicate(timeout=120)[0] for run in runs]
     assert [run.returncode for run in runs] == [0, 0], outputs
 
-    assert not list(store.scan_iter(match=keys.DOCUMENT_FILE_PREFIX + "*"))
+    assert not list(stack_redis.scan_iter(match=keys.DOCUMENT_FILE_PREFIX + "*"))
     for document_id, data in originals.items():
         assert stored_object(s3, "command", document_id) == data
     moved = [int(output.split("moved ")[1].split(" ")[0]) for output in outputs]
@@ -129,11 +124,11 @@ def test_migrate_files_moves_every_original_once_even_run_twice_at_once(s3_stack
     assert again.stdout.startswith("moved 0 files")
 
 
-def test_a_full_redis_refuses_uploads_with_503_and_keeps_what_it_holds(api: httpx.Client, store: redis.Redis, samples: Path) -> None:
+def test_a_full_redis_refuses_uploads_with_503_and_keeps_what_it_holds(api: httpx.Client, stack_redis: redis.Redis, samples: Path) -> None:
     listed = api.get("/v1/collections/flow/documents").json()
     # Past maxmemory with noeviction (the chart's policy), every write is refused and nothing is dropped.
-    store.config_set("maxmemory-policy", "noeviction")
-    store.config_set("maxmemory", "1")
+    stack_redis.config_set("maxmemory-policy", "noeviction")
+    stack_redis.config_set("maxmemory", "1")
     try:
         refused = upload(api, "full", "register.pdf", (samples / "federal_register_2020_17221_three_column.pdf").read_bytes())
         assert refused.status_code == 503, refused.text
@@ -141,5 +136,5 @@ def test_a_full_redis_refuses_uploads_with_503_and_keeps_what_it_holds(api: http
         assert refused.json()["detail"] == "Redis is full; retry later"
         assert api.get("/v1/collections/flow/documents").json() == listed  # reads still work
     finally:
-        store.config_set("maxmemory", "0")
+        stack_redis.config_set("maxmemory", "0")
     assert api.get("/v1/collections/full/documents").json() == []

@@ -36,6 +36,8 @@ from ragline.errors import ErrorCode, RaglineError
 # "standard" retries throttling and transient errors with jittered backoff, 3 attempts in all.
 S3_MAX_ATTEMPTS = 3
 S3_CONNECT_TIMEOUT_SECONDS = 5.0
+# Seconds a request refused because the store is away is told to wait: after botocore's own retries.
+RETRY_AFTER_SECONDS = 10
 
 logger = logging.getLogger(__name__)
 
@@ -153,10 +155,10 @@ def _unavailable_as_error() -> Iterator[None]:
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "error")
         logger.warning("blob store refused a request code=%s error=%s", code, exc)
-        raise RaglineError(ErrorCode.DEPENDENCY_UNAVAILABLE, f"the blob store refused the request ({code})", retry_after=10) from exc
+        raise RaglineError(ErrorCode.DEPENDENCY_UNAVAILABLE, f"the blob store refused the request ({code})", retry_after=RETRY_AFTER_SECONDS) from exc
     except BotoCoreError as exc:
         logger.warning("blob store unreachable error=%s", exc)
-        raise RaglineError(ErrorCode.DEPENDENCY_UNAVAILABLE, "the blob store is unreachable", retry_after=10) from exc
+        raise RaglineError(ErrorCode.DEPENDENCY_UNAVAILABLE, "the blob store is unreachable", retry_after=RETRY_AFTER_SECONDS) from exc
 
 
 def create_blob_store(settings: Settings) -> BlobStore:
