@@ -10,6 +10,9 @@ from ragline.domain import PageText
 from ragline.errors import ErrorCode, RaglineError
 from ragline.pipeline.sniff import looks_like_pdf
 
+# get_text("blocks") tuples: (x0, y0, x1, y1, text, block number, block type); type 1 is an image.
+_TEXT_BLOCK = 0
+
 
 def open_pdf(data: bytes) -> pymupdf.Document:
     """Open PDF bytes, turning every way a file can be unusable into a RaglineError with a reason.
@@ -37,10 +40,21 @@ def open_pdf(data: bytes) -> pymupdf.Document:
 
 
 def iter_pages(document: pymupdf.Document, first_page: int = 1, last_page: int | None = None) -> Iterator[PageText]:
-    """Yield the text of pages first_page..last_page (1-based, inclusive), one page in memory at a time."""
+    """Yield the text of pages first_page..last_page (1-based, inclusive), one page in memory at a time.
+
+    Each of the page's text blocks (a paragraph, heading, caption or table, as PyMuPDF lays them out)
+    is a paragraph of its own: a sentence never runs on into the heading or caption that follows it,
+    and the splitter cuts chunks between blocks first.
+    """
     last = document.page_count if last_page is None else min(last_page, document.page_count)
     for number in range(first_page, last + 1):
-        yield PageText(page=number, text=normalize_text(document.load_page(number - 1).get_text()))
+        yield PageText(page=number, text=page_text(document.load_page(number - 1)))
+
+
+def page_text(page: pymupdf.Page) -> str:
+    """The page's text blocks in reading order, separated by blank lines (see normalize_text)."""
+    blocks = page.get_text("blocks")
+    return normalize_text("\n\n".join(block[4] for block in blocks if block[6] == _TEXT_BLOCK))
 
 
 def normalize_text(text: str) -> str:
