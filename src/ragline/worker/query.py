@@ -18,9 +18,11 @@ from ragline.errors import ErrorCode, RaglineError
 from ragline.pipeline.lexical import LexicalIndex
 from ragline.pipeline.query import QueryOptions, answer_question
 from ragline.pipeline.retrieve import Retriever
+from ragline.providers.cached import CachedEmbedder
 from ragline.providers.llm import ChatModel, create_chat_model
 from ragline.stores import keys
 from ragline.stores.answers import AnswerCache
+from ragline.stores.embeddings import EmbeddingCache
 from ragline.stores.redis_client import UNAVAILABLE_ERRORS as REDIS_UNAVAILABLE
 from ragline.tasks import names
 from ragline.tasks.celery_app import make_celery
@@ -52,7 +54,7 @@ def query_task(self: Task, collection: str, question: str, top_k: int, options: 
     """
     options = options or {}
     settings = runtime.settings
-    embedder = runtime.embedder
+    embedder = _embedder()
     reply = _Reply(self.request.id, int(settings.query_timeout_seconds + settings.llm_timeout_seconds) + 60)
     try:
         query_options = QueryOptions(
@@ -141,6 +143,14 @@ class _Reply:
 @cache
 def _chat_model() -> ChatModel | None:
     return create_chat_model(runtime.settings)
+
+
+@cache
+def _embedder() -> CachedEmbedder:
+    """The model behind the embedding cache: an extractive answer embeds the sentences of its passages,
+    and passages come back for question after question, so their sentences are embedded once, not
+    per question (the cache is the ingest's: a sentence's vector is the vector of its text)."""
+    return CachedEmbedder(runtime.embedder, EmbeddingCache(runtime.redis, runtime.settings.embedding_cache_ttl_seconds))
 
 
 # This process's BM25 index per collection, with the generation it was built at: rebuilt after any
