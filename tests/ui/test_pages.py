@@ -52,12 +52,12 @@ def test_every_word_of_a_chunk_is_found_and_no_other(world: bytes, first_page_ch
 
 
 def test_the_highlight_sits_on_the_cited_passage(world: bytes, first_page_chunks: list[str]) -> None:
-    plain = _highlighted_rows(render_cited_page(world, 1, ""))
+    plain = _highlighted_rows(render_cited_page(world, 1, []))
     assert plain.size == 0
     with pymupdf.open(stream=world, filetype="pdf") as document:
         hits = document[0].search_for("The median age of human beings as of 2020 is 31 years.")
     chunk = next(text for text in first_page_chunks if "median age of human beings" in text)
-    rows = _highlighted_rows(render_cited_page(world, 1, chunk))
+    rows = _highlighted_rows(render_cited_page(world, 1, [chunk]))
     assert rows.size > 0
     assert rows.min() - 5 <= hits[0].y0 and hits[-1].y1 <= rows.max() + 5
     # The page's title, far above the passage, is not highlighted.
@@ -66,9 +66,9 @@ def test_the_highlight_sits_on_the_cited_passage(world: bytes, first_page_chunks
 
 def test_a_quoted_sentence_is_marked_more_strongly_than_its_passage(world: bytes, first_page_chunks: list[str]) -> None:
     chunk = next(text for text in first_page_chunks if "median age of human beings" in text)
-    passage_only = np.asarray(Image.open(io.BytesIO(render_cited_page(world, 1, chunk))).convert("RGB"))
+    passage_only = np.asarray(Image.open(io.BytesIO(render_cited_page(world, 1, [chunk]))).convert("RGB"))
     quoted = np.asarray(
-        Image.open(io.BytesIO(render_cited_page(world, 1, chunk, ["The median age of human beings as of 2020 is 31 years."]))).convert("RGB")
+        Image.open(io.BytesIO(render_cited_page(world, 1, [chunk], ["The median age of human beings as of 2020 is 31 years."]))).convert("RGB")
     )
     changed_rows = np.flatnonzero((passage_only != quoted).any(axis=(1, 2))) * 72 / DPI
     with pymupdf.open(stream=world, filetype="pdf") as document:
@@ -78,7 +78,7 @@ def test_a_quoted_sentence_is_marked_more_strongly_than_its_passage(world: bytes
 
 
 def test_text_that_is_not_on_the_page_highlights_nothing(world: bytes) -> None:
-    assert _highlighted_rows(render_cited_page(world, 2, "Completely unrelated words about sourdough bread baking")).size == 0
+    assert _highlighted_rows(render_cited_page(world, 2, ["Completely unrelated words about sourdough bread baking"])).size == 0
 
 
 
@@ -112,7 +112,7 @@ def _is_notice(png: bytes) -> bool:
 
 def test_a_giant_page_is_drawn_within_the_pixel_bound() -> None:
     # 200 x 200 inches: 22,000 pixels a side at the UI's DPI, 484 million in all without the bound.
-    png = render_cited_page(_page_pdf(b"0 0 14400 14400", b"0 0 1 rg 0 0 7200 7200 re f"), 1, "")
+    png = render_cited_page(_page_pdf(b"0 0 14400 14400", b"0 0 1 rg 0 0 7200 7200 re f"), 1, [])
     width, height = _size(png)
     assert width * height <= MAX_PIXELS
     assert min(width, height) > 1000, "shrunk to the bound, not to nothing"
@@ -128,7 +128,7 @@ def test_a_giant_page_is_drawn_within_the_pixel_bound() -> None:
     ids=["garbage", "no-such-page"],
 )
 def test_an_unusable_page_gives_a_picture_saying_so(pdf: bytes, page: int) -> None:
-    assert _is_notice(render_cited_page(pdf, page, "hello"))
+    assert _is_notice(render_cited_page(pdf, page, ["hello"]))
 
 
 def test_a_page_that_draws_forever_is_given_up_and_the_next_one_is_drawn(world: bytes) -> None:
@@ -142,5 +142,5 @@ def test_a_page_that_draws_forever_is_given_up_and_the_next_one_is_drawn(world: 
             body, resources = b"0 0 1 1 re f", b""
         forms.append(_stream(b"/Type/XObject/Subtype/Form/BBox[0 0 612 792]" + resources, body))
     slow = _page_pdf(b"0 0 612 792", b"/X Do", b"<</XObject<</X 5 0 R>>>>", forms)
-    assert _is_notice(render_cited_page(slow, 1, "", timeout=2.0))
-    assert not _is_notice(render_cited_page(world, 1, "The median age of human beings"))
+    assert _is_notice(render_cited_page(slow, 1, [], timeout=2.0))
+    assert not _is_notice(render_cited_page(world, 1, ["The median age of human beings"]))

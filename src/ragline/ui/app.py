@@ -32,6 +32,7 @@ from ragline.ui.views import (
     documents_html,
     header_html,
     message_html,
+    numbers_by_page,
     page_caption,
     quotes_by_citation,
     sources_html,
@@ -255,13 +256,16 @@ def _documents_view(listed: list[dict]) -> tuple[str, gr.Dropdown]:
 
 
 def _cited_pages(api: RaglineClient, collection: str, citations: list[dict], quotes: dict[int, list[str]]) -> list[tuple[Image.Image, str]]:
-    """A picture of each cited page with its passage highlighted, and the answer's sentences from it."""
+    """A picture of each cited page, once however many sources it holds, with their passages highlighted
+    and the answer's sentences from them."""
     pictures = []
-    for number, citation in enumerate(citations, start=1):
+    for numbers in numbers_by_page(citations):
+        citation = citations[numbers[0] - 1]
         document_id = citation["document_id"]
         pdf = _PDFS.get(document_id, lambda document_id=document_id: api.document_file(collection, document_id))
-        png = render_cited_page(pdf, citation["page"], citation["text"], quotes.get(number, []))
-        pictures.append((Image.open(io.BytesIO(png)), page_caption(number, citation)))
+        passages = [citations[number - 1]["text"] for number in numbers]
+        png = render_cited_page(pdf, citation["page"], passages, [quote for number in numbers for quote in quotes.get(number, [])])
+        pictures.append((Image.open(io.BytesIO(png)), page_caption(numbers, citation)))
     return pictures
 
 

@@ -49,19 +49,19 @@ class RenderFailed(Exception):
 
 
 def render_cited_page(
-    pdf: bytes, page: int, passage: str, quotes: Sequence[str] = (), dpi: int = DPI, timeout: float = RENDER_TIMEOUT_SECONDS
+    pdf: bytes, page: int, passages: Sequence[str], quotes: Sequence[str] = (), dpi: int = DPI, timeout: float = RENDER_TIMEOUT_SECONDS
 ) -> bytes:
-    """A PNG of `page` (1-based) with `passage` highlighted and each of `quotes` highlighted more strongly.
+    """A PNG of `page` (1-based) with each of `passages` highlighted and each of `quotes` highlighted more strongly.
 
     The PDF is an upload, so it is drawn in a child process bounded in time and memory, at a zoom
     bounded in pixels; a page that cannot be drawn gives a picture that says so instead of an error.
 
-    >>> png = render_cited_page(open("world_population_wikipedia.pdf", "rb").read(), 1, "The median age of human beings")
+    >>> png = render_cited_page(open("world_population_wikipedia.pdf", "rb").read(), 1, ["The median age of human beings"])
     >>> png[:4]
     b'\\x89PNG'
     """
     try:
-        return _RENDERER.render({"page": page, "passage": passage, "quotes": list(quotes), "dpi": dpi}, pdf, timeout)
+        return _RENDERER.render({"page": page, "passages": list(passages), "quotes": list(quotes), "dpi": dpi}, pdf, timeout)
     except RenderFailed as exc:
         return notice_png(f"Page {page} of this document cannot be shown: {exc}")
 
@@ -74,14 +74,15 @@ def notice_png(text: str) -> bytes:
         return sheet.get_pixmap(dpi=DPI).tobytes("png")
 
 
-def _render(pdf: bytes, page: int, passage: str, quotes: Sequence[str], dpi: int) -> bytes:
+def _render(pdf: bytes, page: int, passages: Sequence[str], quotes: Sequence[str], dpi: int) -> bytes:
     with pymupdf.open(stream=pdf, filetype="pdf") as document:
         if not 1 <= page <= document.page_count:
             raise RenderFailed(f"the document has no page {page}")
         sheet = document.load_page(page - 1)
         words = sheet.get_text("words")
         texts = [word[4] for word in words]
-        _mark(sheet, words, matched_words(texts, passage), PASSAGE_COLOR)
+        for passage in passages:
+            _mark(sheet, words, matched_words(texts, passage), PASSAGE_COLOR)
         for quote in quotes:
             _mark(sheet, words, matched_words(texts, quote), QUOTE_COLOR)
         return sheet.get_pixmap(matrix=pymupdf.Matrix(*[bounded_zoom(sheet.rect, dpi)] * 2)).tobytes("png")
@@ -220,7 +221,7 @@ def _serve() -> None:
         header_size, pdf_size = _REQUEST.unpack(head)
         request, pdf = json.loads(requests.read(header_size)), requests.read(pdf_size)
         try:
-            ok, payload = True, _render(pdf, request["page"], request["passage"], request["quotes"], request["dpi"])
+            ok, payload = True, _render(pdf, request["page"], request["passages"], request["quotes"], request["dpi"])
         except Exception as exc:  # noqa: BLE001 - the parent shows the reason
             ok, payload = False, (str(exc) if isinstance(exc, RenderFailed) else f"{type(exc).__name__}: {exc}").encode()
         replies.write(_REPLY.pack(ok, len(payload)) + payload)

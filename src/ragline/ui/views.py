@@ -166,8 +166,21 @@ def snippet_of(passage: str, quotes: list[str], chars: int = SNIPPET_CHARS) -> s
     return ("… " if start else "") + snippet
 
 
-def page_caption(number: int, citation: dict) -> str:
-    return f"[{number}] {citation['filename']}, page {citation['page']}"
+def numbers_by_page(citations: list[dict]) -> list[list[int]]:
+    """The 1-based citation numbers of each distinct page, pages in order of their first citation.
+
+    >>> numbers_by_page([{"document_id": "a", "page": 1}, {"document_id": "a", "page": 3}, {"document_id": "a", "page": 1}])
+    [[1, 3], [2]]
+    """
+    pages: dict[tuple[str, int], list[int]] = {}
+    for number, citation in enumerate(citations, start=1):
+        pages.setdefault((citation["document_id"], citation["page"]), []).append(number)
+    return list(pages.values())
+
+
+def page_caption(numbers: list[int], citation: dict) -> str:
+    marks = "".join(f"[{number}]" for number in numbers)
+    return f"{marks} {citation['filename']}, page {citation['page']}"
 
 
 CSS = """
