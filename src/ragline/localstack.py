@@ -134,6 +134,7 @@ class LocalStack:
         with_ui: bool = False,
         with_prometheus: bool = False,
         ingest_processes: int = 1,
+        query_processes: int = 1,
         scrape_interval_seconds: float = 5.0,
         extra_env: dict[str, str] | None = None,
         log: TextIO | None = sys.stdout,
@@ -157,8 +158,9 @@ class LocalStack:
         self.supervise = supervise
         self.restart_policy = restart_policy
         self._with_flower = with_flower
-        # One model per process: each pool process embeds one page range of a long document at a time.
-        self._concurrency = {names.INGEST_QUEUE: ingest_processes, names.QUERY_QUEUE: 1, names.DEFAULT_QUEUE: 1}
+        # One model per process: each pool process embeds one page range of a long document at a time,
+        # or answers one question at a time.
+        self._concurrency = {names.INGEST_QUEUE: ingest_processes, names.QUERY_QUEUE: query_processes, names.DEFAULT_QUEUE: 1}
         self._scrape_interval_seconds = scrape_interval_seconds
         self._extra_env = extra_env or {}
         self._log = log
