@@ -119,3 +119,14 @@ def test_evidence_is_thresholded_then_merged() -> None:
     second = _passage("d:1:1", "The median age of human beings is 31 years. Births are 140 million a year.", 0.64)
     weak = _passage("d:9:0", "Pride and Prejudice is a novel.", 0.1, page=9)
     assert [p.chunk_id for p in select_evidence([first, weak, second], threshold=0.4)] == ["d:1:0"]
+
+
+def test_a_block_that_continues_a_sentence_joins_it() -> None:
+    # PyMuPDF starts a new block after the superscript reference mark, in the middle of the sentence.
+    text = "China's population rose from approximately 430 million in 1850 to 580 million in 1953,[51]\n\nand now stands at over 1.3 billion."
+    assert answer_pieces(text) == ["China's population rose from approximately 430 million in 1850 to 580 million in 1953, and now stands at over 1.3 billion."]
+
+
+def test_titles_and_initials_do_not_end_a_sentence() -> None:
+    text = "Though Lydia's short letter to Mrs. Forster was brief, Colonel F. read it twice. The U.S. Army left in May."
+    assert answer_pieces(text) == ["Though Lydia's short letter to Mrs. Forster was brief, Colonel F. read it twice.", "The U.S. Army left in May."]

@@ -42,8 +42,13 @@ REDUNDANCY_PENALTY = 0.2
 MIN_OVERLAP_CHARS = 30
 
 # A sentence runs to . ! or ? (and any closing quotes or brackets) followed by whitespace and
-# something that can start a sentence, or to the end of the text.
-_SENTENCE = re.compile(r"\S.*?(?:[.!?][\"')\]]*(?=\s+[\"'(]?[A-Z0-9])|$)")
+# something that can start a sentence, or to the end of the text; a title ("Mrs.") or an initial
+# ("Colonel F.", "U.S.") does not end one.
+_NOT_AFTER = "".join(f"(?<!\\b{word})" for word in ("Mr", "Mrs", "Ms", "Dr", "St", "Col", "Capt", "Gen", "Rev", "Prof", "Jr", "Sr", "vs", "[A-Z]"))
+_SENTENCE = re.compile(rf"\S.*?(?:(?:{_NOT_AFTER}\.|[!?])[\"')\]]*(?=\s+[\"'(]?[A-Z0-9])|$)")
+# A block that starts in lower case continues the sentence of the block before it (a layout break
+# inside a paragraph, e.g. after a superscript reference mark).
+_CONTINUATION = re.compile(r"[a-z]")
 # What a sentence that can answer starts and ends with; headings, captions, labels and text cut at
 # a chunk's edge do not.
 _SENTENCE_START = re.compile(r"[\"'“‘(]?[A-Z0-9]")
@@ -110,7 +115,7 @@ def answer_pieces(text: str) -> list[str]:
     [40, 40, 40, 40, 40, 40, 40, 40, 30]
     """
     pieces: list[str] = []
-    for block in text.split("\n\n"):
+    for block in _blocks(text):
         prose: list[str] = []
         for line in block.splitlines():
             if _TABLE_ROW.match(line.strip()):
@@ -124,6 +129,21 @@ def answer_pieces(text: str) -> list[str]:
             elif is_sentence(sentence):
                 pieces.append(sentence)
     return pieces
+
+
+def _blocks(text: str) -> list[str]:
+    """The passage's blocks, a block that continues an unfinished sentence joined to the one before.
+
+    >>> _blocks("It rose to 580 million in 1953,[51]\\n\\nand now stands at 1.3 billion.\\n\\nAsia")
+    ['It rose to 580 million in 1953,[51]\\nand now stands at 1.3 billion.', 'Asia']
+    """
+    blocks: list[str] = []
+    for block in text.split("\n\n"):
+        if blocks and _CONTINUATION.match(block) and not _SENTENCE_END.search(blocks[-1]):
+            blocks[-1] += "\n" + block
+        else:
+            blocks.append(block)
+    return blocks
 
 
 def _windows(text: str) -> list[str]:
