@@ -163,6 +163,10 @@ def test_notes_render(helm, tmp_path, values):
     assert "Web UI:\n  http://" in notes and "/ui\n" in notes
     assert "port-forward svc/rag-flower" in notes or "http://flower.example.com/" in notes
     assert "(basic auth: " in notes
+    assert "exec deploy/rag-api -- ragline migrate-files" in notes
+    where = {"seaweedfs-values.yaml": "bucket ragline on the in-cluster SeaweedFS (rag-seaweedfs:8333)",
+             "external-values.yaml": "bucket acme-ragline."}
+    assert where.get(values.name, "PersistentVolumeClaim rag-blobs, mounted at /blobs") in notes
 
 
 def test_broken_notes_are_caught(helm, tmp_path):
