@@ -154,10 +154,25 @@ def test_a_tampered_member_is_refused_by_its_checksum() -> None:
     assert "checksum" in _refused(_rebuild(members, refresh_manifest=False))
 
 
-def test_a_removed_member_is_refused_even_with_a_consistent_manifest() -> None:
+def test_a_removed_batch_is_refused_even_with_a_consistent_manifest() -> None:
+    members = _members(_archive())
+    del members[f"documents/{DOC_A}/chunks-0001.jsonl"], members[f"documents/{DOC_A}/vectors-0001.npy"]
+    assert "does not count" in _refused(_rebuild(members))
+
+
+def test_a_removed_member_the_manifest_still_lists_is_refused() -> None:
     members = _members(_archive())
     del members[f"documents/{DOC_B}/original"]
-    _refused(_rebuild(members))
+    assert "missing" in _refused(_rebuild(members, refresh_manifest=False))
+
+
+def test_a_document_may_come_without_its_original() -> None:
+    """One its deployment never kept (the upload expired before its ingest ended): chunks only."""
+    members = _members(_archive())
+    del members[f"documents/{DOC_B}/original"]
+    archive = _rebuild(members)
+    manifest = verify(io.BytesIO(archive), MODEL)
+    assert [type(entry) for entry in entries(io.BytesIO(archive), manifest)] == [Original, Batch, Batch, Batch]
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ Members, in this order (format "ragline-collection", FORMAT_VERSION):
 
     ragline-archive.json                   the header: format and version, embedding model and dimension,
                                            counts; first, so an importer can refuse a wrong archive at once
-    documents/{id}/original                the uploaded file, byte for byte
+    documents/{id}/original                the uploaded file, byte for byte (absent if the source never kept it)
     documents/{id}/chunks-NNNN.jsonl       one chunk per line: {"id", "text", "metadata"}
     documents/{id}/vectors-NNNN.npy        float32 little-endian (.npy), row i the vector of line i above
     manifest.json                          last: the header's fields, every document's record, and the size
@@ -499,10 +499,12 @@ def _agree(
         if seen[name] != manifest.members[name]:
             raise invalid(f"member {name!r} does not match its checksum (changed or damaged)")
     ids = [document.document_id for document in manifest.documents]
-    if len(set(ids)) != len(ids) or set(ids) != set(original_sizes) or not chunk_counts.keys() <= set(ids):
+    if len(set(ids)) != len(ids) or not original_sizes.keys() <= set(ids) or not chunk_counts.keys() <= set(ids):
         raise invalid("its documents and their members do not match")
     for document in manifest.documents:
-        if document.chunks != chunk_counts.get(document.document_id, 0) or document.size_bytes != original_sizes[document.document_id]:
+        # A document may come without its original (one its deployment never kept), never with another size.
+        size = original_sizes.get(document.document_id, document.size_bytes)
+        if document.chunks != chunk_counts.get(document.document_id, 0) or document.size_bytes != size:
             raise invalid(f"document {document.document_id}'s record does not count what the archive holds")
     if (header.document_count, header.chunk_count, header.page_count) != (
         len(ids), sum(chunk_counts.values()), sum(document.pages for document in manifest.documents)

@@ -72,13 +72,17 @@ class CollectionExport:
         writer = ArchiveWriter(self.header)
         yield writer.start()
         for record in self.records:
-            data = self.stores.artifacts.get_file(self.collection, record.document_id)
             ids = sorted(self.stores.index.chunk_ids(self.collection, record.document_id), key=_chunk_order)
-            if data is None or len(ids) != record.chunks:
+            if len(ids) != record.chunks:
                 raise RaglineError(
                     ErrorCode.DOCUMENT_BUSY, f"document {record.document_id} changed while the collection was exported; export again"
                 )
-            yield writer.original(record.document_id, data)
+            data = self.stores.artifacts.get_file(self.collection, record.document_id)
+            if data is not None:
+                yield writer.original(record.document_id, data)
+            else:
+                # Its upload expired before its ingest ended: it answers questions, but has no file to serve.
+                logger.warning("exporting a document without its original collection=%s document_id=%s", self.collection, record.document_id)
             for start in range(0, len(ids), archive.BATCH_CHUNKS):
                 batch = ids[start : start + archive.BATCH_CHUNKS]
                 stored = self.stores.index.read_chunks(self.collection, batch)
