@@ -108,20 +108,27 @@ def _retry(task: Task, exc: Exception) -> Exception:
 
 
 def _fail(job: Job, code: str, detail: str) -> None:
+    if job.kind == "import":
+        _fail_import(job, code, detail)
+        return
     logger.warning("ingest failed job_id=%s document_id=%s code=%s detail=%s", job.job_id, job.document_id, code, detail)
     record_ingest_failure(code)
     runtime.jobs.fail(job.job_id, code, detail)
-    if job.kind == "import":
-        # Whatever the import claimed goes: records and usage now, chunks as soon as Chroma allows.
-        for document_id in release_imported(runtime, job.job_id, job.collection):
-            purge_document_task.delay(job.collection, document_id)
-        discard_staged(runtime, job.job_id)
-        return
     # The job keeps the reason; the collection lists only documents it holds or is ingesting.
     runtime.documents.remove(job.collection, job.document_id)
     runtime.artifacts.discard(job.job_id)
     # A half-indexed document must not answer questions: its chunks go now, or once Chroma is back.
     purge_document_task.delay(job.collection, job.document_id)
+
+
+def _fail_import(job: Job, code: str, detail: str) -> None:
+    """Whatever the import claimed goes: records and usage now, chunks as soon as Chroma allows. (Not
+    counted as an ingest failure: the ingest metrics and their alert are about documents.)"""
+    logger.warning("import failed job_id=%s collection=%s code=%s detail=%s", job.job_id, job.collection, code, detail)
+    runtime.jobs.fail(job.job_id, code, detail)
+    for document_id in release_imported(runtime, job.job_id, job.collection):
+        purge_document_task.delay(job.collection, document_id)
+    discard_staged(runtime, job.job_id)
 
 
 def _load_job(job_id: str) -> Job:
