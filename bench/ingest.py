@@ -125,10 +125,10 @@ def ingest_through_service(api: httpx.Client, collection: str, filename: str, da
     return Run(elapsed, progress["pages_total"], progress["chunks_total"], progress["chunks_embedded"])
 
 
-def edited_copy(data: bytes) -> bytes:
+def edited_copy(data: bytes, note: str = "Revised edition: this page was edited after the first upload.") -> bytes:
     """The same document with a sentence added to its first page."""
     document = pymupdf.open(stream=data, filetype="pdf")
-    document[0].insert_text((72, 60), "Revised edition: this page was edited after the first upload.")
+    document[0].insert_text((72, 60), note)
     return document.tobytes()
 
 

@@ -99,7 +99,7 @@ class ArtifactStore:
 
     def put_file(self, collection: str, document_id: str, data: bytes) -> None:
         """The document's file, from elsewhere than an upload (an imported archive)."""
-        self._redis.set(keys.document_file(collection, document_id), data)
+        self._blobs.put(file_key(collection, document_id), data)
 
     def get_file(self, collection: str, document_id: str) -> bytes | None:
         data = self._blobs.get(file_key(collection, document_id))
