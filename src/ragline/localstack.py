@@ -1,7 +1,8 @@
 """Local process mode: every ragline service as a child process on one machine, no cluster.
 
 Redis (unless an external one is given), the Chroma server, one Celery worker per queue, the API,
-the web UI and Flower (each when asked) and, on request, a Prometheus scraping them all start in
+the web UI and Flower (each when asked) and, on request, a local chat model (llama.cpp's server, which
+the workers then answer with) and a Prometheus scraping them all start in
 waves: Redis and Chroma first, then everything that needs them, together; a wave must answer its
 health checks before the next starts. Every worker serves its metrics on a port of its own.
 
@@ -43,6 +44,7 @@ import redis
 
 from ragline.config import Settings
 from ragline.flower_auth import local_flower_auth
+from ragline.providers.llama_server import CONTEXT_TOKENS
 from ragline.tasks import names
 from ragline.tasks.celery_app import make_celery
 
@@ -93,6 +95,16 @@ class StackPorts:
     redis: int = 6390
     prometheus: int = 9090
     ui: int = 7860
+    llm: int = 8081
+
+
+@dataclass(frozen=True)
+class LocalChatModel:
+    """A GGUF that llama.cpp's server (ragline.providers.llama_server) serves to the workers as `alias`."""
+
+    gguf: Path
+    alias: str
+    context_tokens: int = CONTEXT_TOKENS
 
 
 @dataclass
@@ -133,6 +145,7 @@ class LocalStack:
         with_flower: bool = True,
         with_ui: bool = False,
         with_prometheus: bool = False,
+        chat_model: LocalChatModel | None = None,
         ingest_processes: int = 1,
         query_processes: int = 1,
         scrape_interval_seconds: float = 5.0,
@@ -155,6 +168,9 @@ class LocalStack:
         self.flower_login: str | None = None
         self.ui_url = f"http://{host}:{ports.ui}" if with_ui else None
         self.prometheus_url = f"http://{host}:{ports.prometheus}" if with_prometheus else None
+        self.chat_model = chat_model
+        # What RAGLINE_LLM_BASE_URL takes: the local chat model's OpenAI API root.
+        self.llm_url = f"http://{host}:{ports.llm}/v1" if chat_model is not None else None
         self.supervise = supervise
         self.restart_policy = restart_policy
         self._with_flower = with_flower
@@ -266,8 +282,14 @@ class LocalStack:
             "RAGLINE_METRICS_HOST": self.host,
             "HF_HUB_OFFLINE": "1",
             "PYTHONUNBUFFERED": "1",
+            **self._chat_model_env(),
             **self._extra_env,
         }
+
+    def _chat_model_env(self) -> dict[str, str]:
+        if self.chat_model is None or self.llm_url is None:
+            return {}
+        return {"RAGLINE_LLM_BASE_URL": self.llm_url, "RAGLINE_LLM_MODEL": self.chat_model.alias}
 
     def _plan(self) -> list[Service]:
         python = sys.executable
@@ -335,6 +357,19 @@ class LocalStack:
                     [python, "-m", "ragline.cli", "ui", "--host", self.host, "--port", str(self.ports.ui), "--api-url", self.api_url],
                     ready=lambda: http_ok(f"{self.ui_url}/healthz"),
                     port=self.ports.ui,
+                    wave=1,
+                )
+            )
+        if self.chat_model is not None:
+            planned.append(
+                Service(
+                    "llm",
+                    [python, "-m", "ragline.providers.llama_server", str(self.chat_model.gguf), self.host, str(self.ports.llm),
+                     self.chat_model.alias, str(self.chat_model.context_tokens)],
+                    ready=lambda: http_ok(f"{self.llm_url}/models"),
+                    port=self.ports.llm,
+                    # Idle OpenMP threads spin by default: on a busy 2-core machine that made generation ~2.5x slower (FACTS.md).
+                    env={"OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")},
                     wave=1,
                 )
             )

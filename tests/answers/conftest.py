@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from ragline.localstack import LocalStack
-from tests.answers.llama_server import MODEL_ALIAS, LlamaServer
-from tests.conftest import ARTIFACTS, running_stack, upload, wait_for_job
+from tests.answers.llama_server import smollm2
+from tests.conftest import running_stack, upload, wait_for_job
 
 # Long enough for SmolLM2 to read two sources (~700 tokens) and write 64 tokens on a 2-core machine
 # shared with other work (prompt reading fell to 30 tokens/s under load, from ~250 alone); the
@@ -20,21 +20,17 @@ LLM_TIMEOUT_SECONDS = 40
 
 
 @pytest.fixture(scope="session")
-def llama() -> Iterator[LlamaServer]:
-    with LlamaServer(ARTIFACTS / "logs" / "answers-llama.log") as server:
-        yield server
-
-
-@pytest.fixture(scope="session")
-def stack(llama: LlamaServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """With a local chat model, which the stack runs and points the workers at (RAGLINE_LLM_BASE_URL)."""
     env = {
-        "RAGLINE_LLM_BASE_URL": llama.base_url,
-        "RAGLINE_LLM_MODEL": MODEL_ALIAS,
         "RAGLINE_LLM_TIMEOUT_SECONDS": str(LLM_TIMEOUT_SECONDS),
         "RAGLINE_LLM_MAX_TOKENS": "64",
         "RAGLINE_QUERY_TIMEOUT_SECONDS": "30",
+        # SmolLM2 cannot be relied on to rewrite a follow-up: the rules do it here (the model's part is
+        # tests/unit/test_conversation.py).
+        "RAGLINE_CONDENSE": "rules",
     }
-    with running_stack("answers", tmp_path_factory.mktemp("answers"), extra_env=env) as running:
+    with running_stack("answers", tmp_path_factory.mktemp("answers"), extra_env=env, chat_model=smollm2()) as running:
         yield running
 
 
