@@ -13,7 +13,7 @@ from typing import Protocol, TypeVar
 
 from opentelemetry.trace import SpanKind
 
-from ragline.telemetry.metrics import metrics
+from ragline.telemetry.metrics import collection_labels, metrics
 from ragline.telemetry.tracing import annotate, detached_span, span
 
 F = TypeVar("F", bound=Callable[..., object])
@@ -44,6 +44,23 @@ def record_ingest_failure(reason: str) -> None:
     measured.ingest_jobs.labels("failed").inc()
     measured.ingest_failures.labels(reason).inc()
     annotate(failure_reason=reason)
+
+
+def record_answer(
+    collection: str, grounded: bool, mode: str, fallback_reason: str | None, citations: int, best_score: float | None
+) -> None:
+    """The answer-quality metrics of one computed answer, under a bounded collection label."""
+    measured = metrics()
+    label = collection_labels.label(collection)
+    # Every series of the label exists from its first answer on, so ratios and rate() see the next ones.
+    measured.start_collection_at_zero(label)
+    measured.answers.labels(label, "grounded" if grounded else "not_found", mode).inc()
+    if fallback_reason is not None:
+        measured.answer_fallbacks.labels(label, fallback_reason).inc()
+    measured.answer_citations.labels(label).observe(citations)
+    if best_score is not None:
+        measured.retrieval_best_score.labels(label).observe(best_score)
+    annotate(grounded=grounded, citations=citations, best_score=best_score if best_score is not None else -1.0)
 
 
 def vector_store_call(operation: str) -> Callable[[F], F]:

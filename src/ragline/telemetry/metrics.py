@@ -31,6 +31,15 @@ logger = logging.getLogger(__name__)
 
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 TASK_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
+# Cosine similarity of the best retrieved passage; the relevance threshold (0.4 by default) sits inside.
+SCORE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+CITATION_BUCKETS = (0, 1, 2, 3, 4, 5, 7, 10)
+# Why a generative answer was replaced by the extractive one (pipeline.answer.Answer.fallback_reason).
+FALLBACK_REASONS = ("timeout", "unavailable", "error", "uncited", "not_configured")
+ANSWER_OUTCOMES = ("grounded", "not_found")
+# Collections named in answer-quality labels per process; the others share OTHER_COLLECTION.
+MAX_COLLECTION_LABELS = 20
+OTHER_COLLECTION = "other"
 CALL_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # The stages of worker/ingest.py, the outcomes Celery reports, and the caches ragline keeps.
@@ -40,9 +49,10 @@ ANSWER_CACHE = "answer"
 EMBEDDING_CACHE = "embedding"
 # Chroma operations each worker kind performs, by the queue it consumes (tasks/names.py).
 INGEST_QUEUE = "ingest"
+QUERY_QUEUE = "query"
 VECTOR_STORE_OPERATIONS = {
     INGEST_QUEUE: ("get_collection", "upsert", "get", "delete"),
-    "query": ("query", "get"),
+    QUERY_QUEUE: ("query", "get"),
 }
 _LIVE_GAUGE_FILE = re.compile(r"^gauge_live\w*_(\d+)\.db$")
 
@@ -104,6 +114,34 @@ class Metrics:
             buckets=CALL_BUCKETS,
             registry=registry,
         )
+        self.answers = Counter(
+            "ragline_answers",
+            "Answers the query workers computed (cache hits excluded), by collection, outcome (grounded, not_found) "
+            "and mode (extractive, generative, extractive_fallback).",
+            ["collection", "outcome", "mode"],
+            registry=registry,
+        )
+        self.answer_fallbacks = Counter(
+            "ragline_answer_fallbacks",
+            "Generative answers replaced by the extractive one, by collection and reason "
+            "(timeout, unavailable, error, uncited, not_configured).",
+            ["collection", "reason"],
+            registry=registry,
+        )
+        self.answer_citations = Histogram(
+            "ragline_answer_citations",
+            "Citations per computed answer, by collection (0 for a not-found answer).",
+            ["collection"],
+            buckets=CITATION_BUCKETS,
+            registry=registry,
+        )
+        self.retrieval_best_score = Histogram(
+            "ragline_retrieval_best_score",
+            "Cosine score of the best retrieved passage per computed answer, by collection.",
+            ["collection"],
+            buckets=SCORE_BUCKETS,
+            registry=registry,
+        )
         self.vector_store_duration = Histogram(
             "ragline_vector_store_duration_seconds",
             "Latency of Chroma calls by operation (upsert, query, get, delete).",
@@ -128,6 +166,8 @@ class Metrics:
                 self.task_duration.labels(task, outcome)
         for operation in VECTOR_STORE_OPERATIONS.get(queue, ()):
             self.vector_store_duration.labels(operation)
+        if queue == QUERY_QUEUE:
+            self.start_collection_at_zero(OTHER_COLLECTION)
         if queue == INGEST_QUEUE:
             for result in ("hit", "miss"):
                 self.cache_requests.labels(EMBEDDING_CACHE, result)
@@ -136,6 +176,45 @@ class Metrics:
             for outcome in ("done", "failed"):
                 self.ingest_jobs.labels(outcome)
 
+    def start_collection_at_zero(self, collection: str) -> None:
+        """The answer-quality series of one collection label, at zero (see start_at_zero)."""
+        for outcome in ANSWER_OUTCOMES:
+            self.answers.labels(collection, outcome, "extractive")
+        for reason in FALLBACK_REASONS:
+            self.answer_fallbacks.labels(collection, reason)
+        self.answer_citations.labels(collection)
+        self.retrieval_best_score.labels(collection)
+
+
+class CollectionLabels:
+    """A bounded `collection` label: the first `limit` collections this process answers for keep their
+    name, every later one is OTHER_COLLECTION.
+
+    Collections are created by users, so their names cannot be label values unbounded (each is a
+    set of series in every Prometheus). The first ones a process sees are in practice the busy ones;
+    the series of all replicas together stay below replicas x (limit + 1) per metric label set.
+
+    >>> labels = CollectionLabels(limit=1)
+    >>> labels.label("world"), labels.label("books"), labels.label("world")
+    ('world', 'other', 'world')
+    """
+
+    def __init__(self, limit: int = MAX_COLLECTION_LABELS) -> None:
+        self._limit = limit
+        self._named: set[str] = set()
+        self._lock = threading.Lock()
+
+    def label(self, collection: str) -> str:
+        with self._lock:
+            if collection in self._named:
+                return collection
+            if len(self._named) < self._limit and collection != OTHER_COLLECTION:
+                self._named.add(collection)
+                return collection
+        return OTHER_COLLECTION
+
+
+collection_labels = CollectionLabels()
 
 _metrics: Metrics | None = None
 _metrics_lock = threading.Lock()
