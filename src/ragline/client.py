@@ -87,11 +87,16 @@ class RaglineClient:
     def ask(self, collection: str, question: str, top_k: int | None = None) -> dict:
         return _json(self._http.post(f"/v1/collections/{collection}/query", json=_question(question, top_k)))
 
-    def ask_stream(self, collection: str, question: str, top_k: int | None = None) -> Iterator[tuple[str, dict]]:
+    def ask_stream(
+        self, collection: str, question: str, top_k: int | None = None, history: list[tuple[str, str]] | None = None
+    ) -> Iterator[tuple[str, dict]]:
         """The answer as it is written: `token` ({text}), `reset` ({reason}: drop the text so far),
         then `citations` (the final answer with its citations) and `done` ({cached, trace_id, timings}).
+        `history`: the conversation's earlier (role, text) turns, so a follow-up is understood.
         An `error` event is raised as ApiError."""
         body = {**_question(question, top_k), "stream": True}
+        if history:
+            body["history"] = [{"role": role, "content": text} for role, text in history]
         with self._http.stream("POST", f"/v1/collections/{collection}/query", json=body) as response:
             _raise_for_problem(response)
             for event, data in _events(response.iter_lines()):

@@ -164,6 +164,24 @@ class Settings(BaseSettings):
     # Ref: Cormack, Clarke and Buettcher (SIGIR 2009), "Reciprocal rank fusion outperforms Condorcet
     # and individual rank learning methods": k = 60.
     rrf_k: int = Field(default=60, ge=1)
+    condense: Literal["auto", "rules"] = Field(
+        default="auto",
+        description="How a conversation's follow-up becomes a standalone question before retrieval: auto: the chat model "
+        "rewrites it when one is configured, rules otherwise (and when it fails); rules: always the deterministic rules.",
+    )
+    rerank: Literal["none", "sentences", "llm", "http"] = Field(
+        default="none",
+        description="Reorders the first RAGLINE_RERANK_CANDIDATES fused passages before the top_k are kept: "
+        "sentences (each passage's best sentence similarity, fused with the retrieval order), llm (the chat model "
+        "names the passages that answer), http (a TEI, Jina or Cohere-compatible /rerank service at RAGLINE_RERANK_URL).",
+    )
+    rerank_candidates: int = Field(default=10, ge=1, le=100, description="Passages the reranker reorders.")
+    rerank_url: str | None = Field(default=None, description="The rerank endpoint, e.g. http://tei:8080/rerank.")
+    rerank_api: Literal["cohere", "tei"] = Field(
+        default="cohere", description="cohere: Cohere's and Jina's request and reply (documents, results); tei: TEI's (texts)."
+    )
+    rerank_model: str | None = Field(default=None, description="The model field of a Cohere or Jina request.")
+    rerank_api_key: SecretStr | None = Field(default=None, description="Bearer key of the rerank service.")
     answer_mode: Literal["extractive", "generative"] = Field(
         default="extractive",
         description="generative needs an LLM (RAGLINE_LLM_BASE_URL or OPENAI_API_KEY); a request may ask "
@@ -267,6 +285,12 @@ class Settings(BaseSettings):
             raise ValueError("set both RAGLINE_S3_ACCESS_KEY_ID and RAGLINE_S3_SECRET_ACCESS_KEY, or neither")
         if self.max_transit_bytes < self.max_upload_bytes:
             raise ValueError("RAGLINE_MAX_TRANSIT_BYTES must be at least RAGLINE_MAX_UPLOAD_BYTES, or no upload of the largest size could pass")
+        return self
+
+    @model_validator(mode="after")
+    def _http_rerank_needs_url(self) -> Settings:
+        if self.rerank == "http" and not self.rerank_url:
+            raise ValueError("RAGLINE_RERANK=http needs RAGLINE_RERANK_URL")
         return self
 
     @model_validator(mode="after")

@@ -98,6 +98,11 @@ class QueryFilters(BaseModel):
     )
 
 
+class ConversationTurn(BaseModel):
+    role: Literal["user", "assistant"]
+    content: str
+
+
 class QueryRequest(BaseModel):
     question: str = Field(min_length=1, description="Up to RAGLINE_MAX_QUESTION_CHARS characters.")
     top_k: int | None = Field(default=None, ge=1, le=50)
@@ -108,6 +113,12 @@ class QueryRequest(BaseModel):
     mode: Literal["extractive", "generative"] | None = Field(default=None, description="Default: RAGLINE_ANSWER_MODE.")
     retrieval: Literal["vector", "hybrid"] | None = Field(default=None, description="Default: RAGLINE_RETRIEVAL.")
     filters: QueryFilters | None = None
+    history: list[ConversationTurn] = Field(
+        default_factory=list,
+        description="Earlier turns of a conversation, oldest first: a follow-up (\"and in 2050?\") is made a standalone "
+        "question with them before retrieval; a generative answer's model sees them too. At most "
+        "RAGLINE_MAX_CHAT_MESSAGES turns and RAGLINE_MAX_CHAT_CHARS characters with the question.",
+    )
 
 
 class CitationPublic(BaseModel):
@@ -136,6 +147,9 @@ class QueryResponse(BaseModel):
     )
     retrieval: Literal["vector", "hybrid"] = "vector"
     timings: dict[str, float] = Field(default_factory=dict, description="Seconds: embed, retrieve, answer, total.")
+    standalone_question: str | None = Field(
+        default=None, description="With a `history`: the standalone question the follow-up was rewritten into, if it was."
+    )
 
 
 class ChatMessage(BaseModel):
@@ -188,7 +202,9 @@ class ChatCompletion(BaseModel):
     choices: list[ChatChoice]
     usage: ChatUsage = Field(default_factory=ChatUsage)
     citations: list[CitationPublic]
-    ragline: dict[str, Any] = Field(description="grounded, mode, fallback_reason, retrieval, cached, trace_id, timings.")
+    ragline: dict[str, Any] = Field(
+        description="grounded, mode, fallback_reason, retrieval, cached, trace_id, timings, standalone_question."
+    )
 
 
 class ModelPublic(BaseModel):

@@ -73,6 +73,10 @@ class Answer:
     # uncited (the model cited none of its sources) or not_configured.
     fallback_reason: str | None = None
     timings: dict[str, float] = field(default_factory=dict, compare=False)
+    # The standalone question retrieval used, when a conversation's follow-up was rewritten.
+    standalone_question: str | None = None
+    # The highest cosine score among the retrieved passages (None: nothing retrieved), evidence or not.
+    best_score: float | None = None
 
 
 def split_sentences(text: str) -> list[str]:
@@ -304,6 +308,24 @@ SYSTEM_PROMPT = (
     "brackets, for example [1] or [2][3]. Cite only the numbers of the sources given. "
     f"If the sources do not contain the answer, reply exactly: {NOT_FOUND_ANSWER}"
 )
+# Two worked exchanges before the real one: a small model copies their form (a cited answer, and the
+# exact not-found reply) far more reliably than it follows the rules alone. With them
+# Qwen2.5-Coder-1.5B-Instruct cited correctly or abstained on 7 of 10 test questions, 2 without (FACTS.md).
+WORKED_EXAMPLES: Messages = [
+    (
+        "user",
+        "Sources:\n\n[1] report.pdf, page 2:\nThe plant opened in 1998 in Lyon. It employs 240 people.\n\n"
+        "[2] report.pdf, page 7:\nIn 2021 the plant produced 1.2 million bottles, up from 0.9 million in 2019.\n\n"
+        "Question: How many bottles did the plant produce in 2021?",
+    ),
+    ("assistant", "The plant produced 1.2 million bottles in 2021 [2], up from 0.9 million in 2019 [2]."),
+    (
+        "user",
+        "Sources:\n\n[1] guide.pdf, page 4:\nThe museum is open from Tuesday to Sunday, 10:00 to 18:00.\n\n"
+        "Question: How much does a ticket to the museum cost?",
+    ),
+    ("assistant", NOT_FOUND_ANSWER),
+]
 # A citation marker longer than this is not one: the text after a lone "[" is let through.
 MAX_MARKER_CHARS = 40
 _MARKER = re.compile(
@@ -332,7 +354,7 @@ def build_messages(question: str, sources: Sequence[Passage], history: Sequence[
         f"[{number}] {source.filename}, page {source.page}:\n{' '.join(source.text.split())}"
         for number, source in enumerate(sources, start=1)
     )
-    return [("system", SYSTEM_PROMPT), *history, ("user", f"Sources:\n\n{numbered}\n\nQuestion: {question}")]
+    return [("system", SYSTEM_PROMPT), *WORKED_EXAMPLES, *history, ("user", f"Sources:\n\n{numbered}\n\nQuestion: {question}")]
 
 
 class CitationFilter:

@@ -9,6 +9,8 @@ from typing import Literal
 
 from ragline.domain import Embedder, GenerationFailed, PassageFilter, RetrievalMode
 from ragline.pipeline.answer import Answer, Generate, TokenSink, extractive_answer, generative_answer
+from ragline.pipeline.conversation import condense
+from ragline.pipeline.rerank import Rerank
 from ragline.pipeline.retrieve import Retriever, retrieve
 
 logger = logging.getLogger(__name__)
@@ -22,10 +24,15 @@ class QueryOptions:
     retrieval: RetrievalMode = "vector"
     mode: Literal["extractive", "generative"] = "extractive"
     passage_filter: PassageFilter = PassageFilter()
-    # Earlier (role, text) turns of a conversation, for the chat model; retrieval uses the question only.
+    # Earlier (role, text) turns of a conversation: the question is made standalone with them before
+    # retrieval (pipeline.conversation), and the chat model sees them.
     history: tuple[tuple[str, str], ...] = ()
+    # Whether the chat model (when there is one) rewrites follow-ups; else, or when it fails, rules do.
+    condense_with_model: bool = True
     candidates: int = 20
     rrf_k: int = 60
+    # With a reranker: how many fused passages it reorders before the first top_k are kept.
+    rerank_candidates: int = 10
 
 
 def answer_question(
@@ -35,8 +42,10 @@ def answer_question(
     options: QueryOptions,
     generate: Generate | None = None,
     sink: TokenSink | None = None,
+    rerank: Rerank | None = None,
 ) -> Answer:
-    """Retrieve, then answer in the requested mode; the answer's `timings` has seconds per step.
+    """Make a follow-up standalone, retrieve, rerank, then answer in the requested mode; the answer's
+    `timings` has seconds per step.
 
     A generative answer that fails (no model configured, timeout, error, no valid citation) falls
     back to the extractive answer, marked `extractive_fallback` with the reason. With a `sink`,
@@ -45,19 +54,25 @@ def answer_question(
         answer = answer_question("Who wrote it?", embedder, retriever, QueryOptions(top_k=5, threshold=0.3))
     """
     started = time.perf_counter()
+    asked = question
+    question = condense(question, options.history, generate if options.condense_with_model else None)
+    condensed = time.perf_counter()
     question_vector = embedder.embed_query(question)
     embedded = time.perf_counter()
     passages = retrieve(
         question,
         question_vector,
         retriever,
-        options.top_k,
+        options.top_k if rerank is None else max(options.top_k, options.rerank_candidates),
         options.retrieval,
         options.passage_filter,
         options.candidates,
         options.rrf_k,
     )
     retrieved = time.perf_counter()
+    if rerank is not None:
+        passages = rerank(question, question_vector, passages)[: options.top_k]
+    reranked = time.perf_counter()
 
     def extract() -> Answer:
         return extractive_answer(
@@ -83,11 +98,14 @@ def answer_question(
             sink.token(answer.answer)
     finished = time.perf_counter()
     timings = {
-        "embed": round(embedded - started, 4),
+        **({"condense": round(condensed - started, 4)} if options.history else {}),
+        "embed": round(embedded - condensed, 4),
         "retrieve": round(retrieved - embedded, 4),
-        "answer": round(finished - retrieved, 4),
+        **({"rerank": round(reranked - retrieved, 4)} if rerank is not None else {}),
+        "answer": round(finished - reranked, 4),
     }
-    return replace(answer, timings=timings)
+    best_score = max((passage.score for passage in passages), default=None)
+    return replace(answer, timings=timings, standalone_question=question if question != asked else None, best_score=best_score)
 
 
 class _Relay:

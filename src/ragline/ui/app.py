@@ -36,6 +36,7 @@ from ragline.ui.views import (
     page_caption,
     quotes_by_citation,
     sources_html,
+    thread_html,
     uploads_html,
 )
 
@@ -46,6 +47,9 @@ EVENT_CONCURRENCY = 16
 UPLOAD_CACHE = (3600, 86400)
 # Cited PDFs kept for rendering pages; at the API's 50 MB upload limit this bounds the cache at 400 MB.
 PDF_CACHE_FILES = 8
+# Turns (questions and answers) of a conversation sent with the next question: the API's default
+# RAGLINE_MAX_CHAT_MESSAGES is 50, and a follow-up rarely reaches further back than a few turns.
+MAX_CONVERSATION_TURNS = 20
 # What a call to the API can raise: its refusal, or no answer at all.
 API_ERRORS = (ApiError, httpx.HTTPError)
 
@@ -110,7 +114,12 @@ def build_blocks(config: UiConfig) -> gr.Blocks:
                 question = gr.Textbox(
                     label="Question", placeholder="What is the median age of human beings?", lines=2, elem_id="question"
                 )
-                ask = gr.Button("Ask", variant="primary", elem_id="ask")
+                with gr.Row():
+                    ask = gr.Button("Ask", variant="primary", elem_id="ask", scale=3)
+                    new_conversation = gr.Button("New conversation", elem_id="new-conversation", scale=1, min_width=90)
+                # The questions asked so far: a follow-up ("and in 2050?") is understood with them.
+                conversation = gr.State([])
+                thread = gr.HTML(elem_id="thread")
                 answer = gr.HTML(elem_id="answer")
                 sources = gr.HTML(elem_id="sources")
                 pages = gr.Gallery(label="Cited pages", columns=2, height="auto", object_fit="contain", elem_id="cited-pages", visible=False)
@@ -175,20 +184,22 @@ def build_blocks(config: UiConfig) -> gr.Blocks:
             except API_ERRORS as exc:
                 return gr.skip(), gr.skip(), message_html(_reason(exc), "error")
 
-        def ask_question(key: str, name: str, text: str) -> Iterator[tuple]:
-            """The answer as it is written, then its sources and the pictures of the cited pages."""
+        def ask_question(key: str, name: str, text: str, turns: list[list[str]]) -> Iterator[tuple]:
+            """The answer as it is written, then its sources and the pictures of the cited pages; the
+            question and its answer join the conversation."""
             no_pages = gr.Gallery(value=[], visible=False)
+            unchanged = (gr.skip(), gr.skip())
             if not text.strip():
-                yield message_html("Type a question first.", "error"), "", no_pages
+                yield message_html("Type a question first.", "error"), "", no_pages, *unchanged
                 return
-            yield answer_html("", writing=True), "", no_pages
+            yield answer_html("", writing=True), "", no_pages, *unchanged
             written, final, done = "", None, {}
             try:
                 with client(key) as api:
-                    for event, data in api.ask_stream(name, text):
+                    for event, data in api.ask_stream(name, text, history=[(role, said) for role, said in turns]):
                         if event == "token":
                             written += data["text"]
-                            yield answer_html(written, writing=True), gr.skip(), gr.skip()
+                            yield answer_html(written, writing=True), gr.skip(), gr.skip(), *unchanged
                         elif event == "reset":
                             written = ""
                         elif event == "citations":
@@ -196,26 +207,36 @@ def build_blocks(config: UiConfig) -> gr.Blocks:
                         elif event == "done":
                             done = data
                     if final is None:
-                        yield message_html("The answer stream ended early; please ask again.", "error"), "", no_pages
+                        yield message_html("The answer stream ended early; please ask again.", "error"), "", no_pages, *unchanged
                         return
                     quotes = quotes_by_citation(final["answer"])
-                    yield answer_html(final["answer"], meta=answer_meta_html(final, done)), sources_html(final["citations"], quotes), gr.skip()
+                    grown = [*turns, ["user", text.strip()], ["assistant", final["answer"]]][-MAX_CONVERSATION_TURNS:]
+                    yield (
+                        answer_html(final["answer"], meta=answer_meta_html(final, done)), sources_html(final["citations"], quotes),
+                        gr.skip(), grown, thread_html([said for role, said in grown if role == "user"]),
+                    )
                     pictures = _cited_pages(api, name, final["citations"], quotes)
-                    yield gr.skip(), gr.skip(), gr.Gallery(value=pictures, visible=bool(pictures))
+                    yield gr.skip(), gr.skip(), gr.Gallery(value=pictures, visible=bool(pictures)), *unchanged
             except API_ERRORS as exc:
-                yield message_html(_reason(exc), "error"), "", no_pages
+                yield message_html(_reason(exc), "error"), "", no_pages, *unchanged
 
         refresh_outputs = [header, key_panel, collection, documents, document]
         blocks.load(load, [visitor_key, collection], refresh_outputs)
         use_key.click(lambda typed: typed.strip(), [key_box], [visitor_key]).then(load, [visitor_key, collection], refresh_outputs)
         collection.input(show_documents, [visitor_key, collection], [documents, document, documents_notice])
+        # Another collection, or the button: the next question starts a new conversation.
+        for trigger in (collection.input, new_conversation.click):
+            trigger(lambda: ([], ""), None, [conversation, thread])
         ingest.click(
             upload_and_follow, [visitor_key, collection, files], [progress, documents, document, collection, files],
             concurrency_limit=EVENT_CONCURRENCY,
         )
         delete.click(delete_document, [visitor_key, collection, document], [documents, document, documents_notice])
         for trigger in (ask.click, question.submit):
-            trigger(ask_question, [visitor_key, collection, question], [answer, sources, pages], concurrency_limit=EVENT_CONCURRENCY)
+            trigger(
+                ask_question, [visitor_key, collection, question, conversation], [answer, sources, pages, conversation, thread],
+                concurrency_limit=EVENT_CONCURRENCY,
+            )
     return blocks
 
 

@@ -117,7 +117,17 @@ def answer_meta_html(answer: dict, done: dict) -> str:
         parts.append(f"{total:.2f} s")
     if not answer.get("grounded", True):
         parts.append("the documents do not hold the answer")
+    if answer.get("standalone_question"):
+        parts.append(f'understood as <q class="rl-standalone">{escape(answer["standalone_question"])}</q>')
     return f'<div class="rl-meta">{" · ".join(parts)}</div>' if parts else ""
+
+
+def thread_html(questions: list[str]) -> str:
+    """The questions of the conversation so far, oldest first: the next one may follow up on them."""
+    if not questions:
+        return ""
+    items = "".join(f"<li>{escape(question)}</li>" for question in questions)
+    return f'<div class="rl-thread"><span class="rl-meta">This conversation:</span><ol>{items}</ol></div>'
 
 
 def sources_html(citations: list[dict], quotes: dict[int, list[str]]) -> str:

@@ -16,17 +16,20 @@ from celery.signals import worker_process_init
 from ragline.domain import Embedder, PassageFilter
 from ragline.errors import ErrorCode, RaglineError
 from ragline.pipeline.lexical import LexicalIndex
+from ragline.pipeline.answer import Generate
 from ragline.pipeline.query import QueryOptions, answer_question
+from ragline.pipeline.rerank import Rerank, llm_rerank, scored_rerank, sentence_rerank
 from ragline.pipeline.retrieve import Retriever
 from ragline.providers.cached import CachedEmbedder
 from ragline.providers.llm import ChatModel, create_chat_model
+from ragline.providers.rerank import HttpReranker
 from ragline.stores import keys
 from ragline.stores.answers import AnswerCache
 from ragline.stores.embeddings import EmbeddingCache
 from ragline.stores.redis_client import UNAVAILABLE_ERRORS as REDIS_UNAVAILABLE
 from ragline.tasks import names
 from ragline.tasks.celery_app import make_celery
-from ragline.telemetry.instruments import measured_generation
+from ragline.telemetry.instruments import measured_generation, record_answer
 from ragline.telemetry.worker import install_worker_telemetry, setup_worker_process
 from ragline.worker.presence import track_presence
 from ragline.worker.runtime import WorkerRuntime
@@ -67,16 +70,21 @@ def query_task(self: Task, collection: str, question: str, top_k: int, options: 
             history=tuple((role, text) for role, text in options.get("history", ())),
             candidates=settings.hybrid_candidates,
             rrf_k=settings.rrf_k,
+            rerank_candidates=settings.rerank_candidates,
+            condense_with_model=settings.condense == "auto",
         )
         model = _chat_model()
+        generate = measured_generation(model.name, model.stream) if model is not None else None
         answer = answer_question(
             question,
             embedder,
             _retriever(collection, embedder),
             query_options,
-            generate=measured_generation(model.name, model.stream) if model is not None else None,
+            generate=generate,
             sink=reply if options.get("stream") else None,
+            rerank=_reranker(embedder, generate),
         )
+        record_answer(collection, answer.grounded, answer.mode, answer.fallback_reason, len(answer.citations), answer.best_score)
         payload: dict = {
             "event": "answer",
             "answer": answer.answer,
@@ -86,6 +94,7 @@ def query_task(self: Task, collection: str, question: str, top_k: int, options: 
             "fallback_reason": answer.fallback_reason,
             "retrieval": query_options.retrieval,
             "timings": answer.timings,
+            "standalone_question": answer.standalone_question,
         }
         # A fallback is an outage's answer, not the question's: the next asker should get the model's.
         if options.get("cache_key") and answer.mode != "extractive_fallback":
@@ -151,6 +160,26 @@ def _embedder() -> CachedEmbedder:
     and passages come back for question after question, so their sentences are embedded once, not
     per question (the cache is the ingest's: a sentence's vector is the vector of its text)."""
     return CachedEmbedder(runtime.embedder, EmbeddingCache(runtime.redis, runtime.settings.embedding_cache_ttl_seconds))
+
+
+@cache
+def _rerank_service() -> HttpReranker:
+    settings = runtime.settings
+    assert settings.rerank_url is not None  # Settings refuses rerank=http without it
+    key = settings.rerank_api_key.get_secret_value() if settings.rerank_api_key else None
+    return HttpReranker(settings.rerank_url, settings.rerank_api, settings.rerank_model, key, settings.model_timeout_seconds)
+
+
+def _reranker(embedder: Embedder, generate: Generate | None) -> Rerank | None:
+    """The reranking step RAGLINE_RERANK asks for; llm without a chat model configured reranks nothing."""
+    settings = runtime.settings
+    if settings.rerank == "sentences":
+        return sentence_rerank(embedder.embed_documents, settings.rrf_k)
+    if settings.rerank == "llm" and generate is not None:
+        return llm_rerank(generate)
+    if settings.rerank == "http":
+        return scored_rerank(_rerank_service().score)
+    return None
 
 
 # This process's BM25 index per collection, with the generation it was built at: rebuilt after any

@@ -1,7 +1,7 @@
 """OpenAI-compatible endpoints: any OpenAI client can ask a collection (the model is the collection).
 
-The last user message is the question; earlier user and assistant messages are the conversation
-the chat model sees. Client system messages are not passed on: the service's own instructions
+The last user message is the question; earlier user and assistant messages are the conversation:
+a follow-up is made a standalone question with them before retrieval, and the chat model sees them. Client system messages are not passed on: the service's own instructions
 (answer from the sources, cite them) must not be overridden by a request.
 """
 
@@ -63,7 +63,8 @@ async def chat_completions(
     """
     if not re.fullmatch(COLLECTION_PATTERN, body.model):
         raise RaglineError(ErrorCode.NOT_FOUND, f"no collection named '{body.model}' (the model is the collection)")
-    question, history = _conversation(body.messages, service.settings.max_chat_messages, service.settings.max_chat_chars)
+    service.questions.check_conversation([message.text for message in body.messages])
+    question, history = _conversation(body.messages)
     spec = service.questions.query_spec(scope(caller.tenant, body.model), question, history=history)
     query = await run_in_threadpool(service.questions.open_query, spec, body.stream)
     completion_id = f"chatcmpl-{query.request_id or uuid.uuid4().hex}"
@@ -83,16 +84,9 @@ async def chat_completions(
     )
 
 
-def _conversation(messages: Sequence[ChatMessage], max_messages: int, max_chars: int) -> tuple[str, tuple[tuple[str, str], ...]]:
-    """(question, history): the last user message, and the user/assistant turns before it.
-
-    The history travels with the query task (and sits in the result backend for a day): its size is
-    bounded here, by message count and by characters over all messages.
-    """
-    if len(messages) > max_messages:
-        raise RaglineError(ErrorCode.CONVERSATION_TOO_LONG, f"more than {max_messages} messages (RAGLINE_MAX_CHAT_MESSAGES)")
-    if sum(len(message.text) for message in messages) > max_chars:
-        raise RaglineError(ErrorCode.CONVERSATION_TOO_LONG, f"the messages hold more than {max_chars} characters (RAGLINE_MAX_CHAT_CHARS)")
+def _conversation(messages: Sequence[ChatMessage]) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """(question, history): the last user message, and the user/assistant turns before it (with which the
+    worker makes a follow-up standalone before retrieval)."""
     last = next((n for n in range(len(messages) - 1, -1, -1) if messages[n].role == "user"), None)
     if last is None:
         raise RaglineError(ErrorCode.INVALID_QUESTION, "no user message: the last user message is the question")
@@ -108,7 +102,7 @@ def _sources(citations: list[dict]) -> str:
 
 
 def _details(payload: dict, trace_id: str | None) -> dict:
-    fields = ("grounded", "mode", "fallback_reason", "retrieval", "cached", "timings")
+    fields = ("grounded", "mode", "fallback_reason", "retrieval", "cached", "timings", "standalone_question")
     return {**{name: payload.get(name) for name in fields}, "trace_id": trace_id}
 
 

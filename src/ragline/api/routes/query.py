@@ -36,7 +36,12 @@ async def query_collection(
     then `done` (timings, trace id, cached). A `reset` event means the text sent so far is withdrawn
     (a generated answer failed and the extractive one follows); `error` ends a failed stream.
     """
-    spec = service.questions.query_spec(collection, body.question, body.top_k, body.mode, body.retrieval, _filters(body.filters))
+    history = tuple((turn.role, turn.content) for turn in body.history if turn.content.strip())
+    if history:
+        service.questions.check_conversation([*(text for _, text in history), body.question])
+    spec = service.questions.query_spec(
+        collection, body.question, body.top_k, body.mode, body.retrieval, _filters(body.filters), history
+    )
     query = await run_in_threadpool(service.questions.open_query, spec, body.stream)
     trace_id = current_trace_id()
     if body.stream:
@@ -55,6 +60,7 @@ def query_response(payload: dict, trace_id: str | None) -> QueryResponse:
         fallback_reason=payload.get("fallback_reason"),
         retrieval=payload.get("retrieval", "vector"),
         timings=payload.get("timings", {}),
+        standalone_question=payload.get("standalone_question"),
     )
 
 

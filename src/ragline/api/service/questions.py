@@ -97,6 +97,15 @@ class QuestionService:
             history=history,
         )
 
+    def check_conversation(self, texts: list[str]) -> None:
+        """A conversation travels with its query task (and sits in the result backend for a day): bounded
+        by message count and by characters over all messages."""
+        max_messages, max_chars = self._settings.max_chat_messages, self._settings.max_chat_chars
+        if len(texts) > max_messages:
+            raise RaglineError(ErrorCode.CONVERSATION_TOO_LONG, f"more than {max_messages} messages (RAGLINE_MAX_CHAT_MESSAGES)")
+        if sum(map(len, texts)) > max_chars:
+            raise RaglineError(ErrorCode.CONVERSATION_TOO_LONG, f"the messages hold more than {max_chars} characters (RAGLINE_MAX_CHAT_CHARS)")
+
     def clean_question(self, question: str) -> str:
         question = question.strip()
         max_chars = self._settings.max_question_chars
@@ -253,7 +262,11 @@ class QuestionService:
         fields.update(threshold=settings.relevance_threshold, sentences=settings.answer_sentences)
         if spec.retrieval == "hybrid":
             fields.update(candidates=settings.hybrid_candidates, rrf_k=settings.rrf_k)
-        if spec.mode == "generative":
+        if settings.rerank != "none":
+            fields.update(rerank=settings.rerank, rerank_candidates=settings.rerank_candidates, rerank_url=settings.rerank_url)
+        if spec.history:
+            fields.update(condense=settings.condense)
+        if spec.mode == "generative" or (spec.history and settings.condense == "auto") or settings.rerank == "llm":
             fields.update(
                 llm=settings.llm_model,
                 llm_url=settings.llm_base_url,
