@@ -147,3 +147,29 @@ def test_a_question_without_documents_gets_a_clear_message(browser: Browser, sta
     page.locator("#ask").click()
     expect(page.locator("#answer .rl-error")).to_contain_text("no documents", timeout=ANSWER_TIMEOUT_MS)
 
+
+
+def test_a_follow_up_is_understood_with_the_conversation(browser: Browser, stack: LocalStack, client: RaglineClient, samples: Path, outside_requests: list[str]) -> None:
+    upload = client.upload("chat", samples / WORLD)
+    assert client.wait(upload["job_id"])["state"] == "done"
+    page = open_ui(browser, stack, outside_requests)
+    pick_collection(page, "chat")
+    page.locator("#question textarea").fill("In which year did the world population reach one billion?")
+    page.locator("#ask").click()
+    expect(page.locator("#answer")).to_contain_text("1804", timeout=ANSWER_TIMEOUT_MS)
+    expect(page.locator("#thread li")).to_have_count(1)
+
+    page.locator("#question textarea").fill("And two billion?")
+    page.locator("#ask").click()
+    expect(page.locator("#answer .rl-standalone")).to_have_text(
+        "In which year did the world population reach two billion?", timeout=ANSWER_TIMEOUT_MS
+    )
+    expect(page.locator("#thread li")).to_have_text(["In which year did the world population reach one billion?", "And two billion?"])
+
+    page.locator("#new-conversation").click()
+    expect(page.locator("#thread li")).to_have_count(0)
+    page.locator("#question textarea").fill("And two billion?")
+    page.locator("#ask").click()
+    expect(page.locator("#thread li")).to_have_count(1, timeout=ANSWER_TIMEOUT_MS)
+    expect(page.locator("#answer .rl-standalone")).to_have_count(0)
+    assert outside_requests == []

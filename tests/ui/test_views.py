@@ -12,6 +12,7 @@ from ragline.ui.views import (
     quotes_by_citation,
     snippet_of,
     sources_html,
+    thread_html,
     uploads_html,
 )
 
@@ -81,3 +82,12 @@ def test_quotes_are_grouped_by_the_citations_that_follow_them() -> None:
         3: ["It will rise to 37.9 by 2050."],
     }
     assert quotes_by_citation("Not found in the documents.") == {}
+
+
+def test_a_rewritten_follow_up_and_the_conversation_are_shown_escaped() -> None:
+    answer = {"grounded": True, "standalone_question": "What about <b>2050</b>?"}
+    assert '<q class="rl-standalone">What about &lt;b&gt;2050&lt;/b&gt;?</q>' in answer_meta_html(answer, {})
+    assert "rl-standalone" not in answer_meta_html({"grounded": True, "standalone_question": None}, {})
+    assert thread_html([]) == ""
+    assert thread_html(["First?", "And <i>then</i>?"]).count("<li>") == 2
+    assert "And &lt;i&gt;then&lt;/i&gt;?" in thread_html(["First?", "And <i>then</i>?"])
