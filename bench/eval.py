@@ -1,13 +1,17 @@
-"""Answer quality through the running service, in one run: retrieval and answers, per configuration.
+"""Answer quality through the running service, in one run: retrieval, reranking and answers, per configuration.
 
-    .venv/bin/python bench/eval.py                     # the table (about 15 min with generative answers)
-    .venv/bin/python bench/eval.py --no-generative     # vector vs hybrid, extractive only (about 3 min)
+    .venv/bin/python bench/eval.py                     # the table (about 15 min with SmolLM2)
+    .venv/bin/python bench/eval.py --llm qwen          # Qwen2.5-Coder-1.5B (`pip install '.[llm]'`; about 90 min)
+    .venv/bin/python bench/eval.py --no-generative     # extractive only, with and without reranking (about 5 min)
+    .venv/bin/python bench/eval.py --configs hybrid/generative/none,hybrid/extractive/llm
     .venv/bin/python bench/eval.py --check             # check the question set against the PDFs
 
-Starts a local stack on free ports (and llama.cpp's OpenAI-compatible server with SmolLM2-135M-
-Instruct from PyPI for generative answers), ingests the sample PDFs named in the question file into
-one collection, then asks every question over HTTP in each configuration: vector or hybrid
-retrieval, extractive or generative answers. The answer cache is off, so every answer is computed.
+Starts a local stack on free ports with a local chat model (llama.cpp's OpenAI-compatible server, as
+`ragline up --llm` runs it: SmolLM2-135M-Instruct from PyPI by default), ingests the sample PDFs named
+in the question file into one collection, then asks every question over HTTP in each configuration
+`retrieval/answers/rerank`: vector or hybrid retrieval, extractive or generative answers, and the
+reranking step (none, sentences, llm; the query worker is restarted with RAGLINE_RERANK for each).
+The answer cache is off, so every answer is computed.
 
 Per configuration it prints, over the questions whose answer is in the documents:
   recall@1 / recall@5  the first / any of the first five citations is on a page that holds the answer
@@ -16,13 +20,17 @@ Per configuration it prints, over the questions whose answer is in the documents
   false not-found      the service said "not found" although the documents hold the answer
 and over the questions answered in none of the documents:
   not-found            the service said so (grounded: false) instead of answering
-plus, for generative answers, how often the model's answer was replaced by the extractive one.
+plus how often a generative answer was replaced by the extractive one (fallback), how often the
+answer cites its sources in the requested mode (cited: grounded, not a fallback, with a citation
+marker), and the p50/p95 seconds per question as the client saw them.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import statistics
 import sys
 import tempfile
@@ -37,14 +45,19 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from ragline.config import Settings  # noqa: E402
-from ragline.localstack import LocalStack  # noqa: E402
+from ragline.localstack import LocalChatModel, LocalStack  # noqa: E402
 from ragline.pipeline.extract import iter_pages, open_pdf  # noqa: E402
-from tests.answers.llama_server import MODEL_ALIAS, LlamaServer  # noqa: E402
+from ragline.providers.llama_server import QWEN_CODER_1_5B, prepare  # noqa: E402
+from tests.answers.llama_server import smollm2  # noqa: E402
 from tests.conftest import SAMPLES, free_ports, upload, wait_for_job  # noqa: E402
 
 DEFAULT_QUESTIONS = REPO / "bench" / "eval_questions.yaml"
 COLLECTION = "eval"
-CONFIGURATIONS = [("vector", "extractive"), ("hybrid", "extractive"), ("vector", "generative"), ("hybrid", "generative")]
+# retrieval/answers/rerank: the before (no reranking) and after of each answer mode.
+CONFIGURATIONS = [
+    "vector/extractive/none", "hybrid/extractive/none", "hybrid/extractive/sentences", "hybrid/extractive/llm",
+    "hybrid/generative/none", "hybrid/generative/sentences",
+]
 _PLAIN = {ord(c): "'" for c in "‘’"} | {ord(c): '"' for c in "“”"} | {ord(c): "-" for c in "‐‑–—"}
 
 
@@ -91,6 +104,7 @@ class Outcome:
 class Scores:
     retrieval: str
     mode: str
+    rerank: str = "none"
     outcomes: list[Outcome] = field(default_factory=list)
 
     def row(self) -> dict[str, float]:
@@ -105,7 +119,9 @@ class Scores:
             "false not-found": _share(not o.grounded for o in answerable),
             "not-found": _share(o.correct for o in unanswerable),
             "fallback": _share(o.mode == "extractive_fallback" for o in self.outcomes),
+            "cited": _share(o.grounded and o.mode != "extractive_fallback" and "[" in o.answer for o in answerable),
             "p50 s": statistics.median(o.seconds for o in self.outcomes),
+            "p95 s": _p95([o.seconds for o in self.outcomes]),
         }
 
 
@@ -155,8 +171,9 @@ def check(documents: list[str], questions: list[Question]) -> int:
     return 1 if problems else 0
 
 
-def ask_all(api: httpx.Client, questions: list[Question], retrieval: str, mode: str, top_k: int) -> Scores:
-    scores = Scores(retrieval, mode)
+def ask_all(api: httpx.Client, questions: list[Question], configuration: str, top_k: int) -> Scores:
+    retrieval, mode, rerank = configuration.split("/")
+    scores = Scores(retrieval, mode, rerank)
     for q in questions:
         started = time.perf_counter()
         response = api.post(
@@ -179,19 +196,19 @@ def ask_all(api: httpx.Client, questions: list[Question], retrieval: str, mode: 
     return scores
 
 
-def print_table(all_scores: list[Scores], threshold: float, questions: list[Question]) -> None:
+def print_table(all_scores: list[Scores], threshold: float, questions: list[Question], model: str) -> None:
     answerable = sum(q.answerable for q in questions)
     print(
         f"\n{answerable} questions answered in the documents, {len(questions) - answerable} in none; "
-        f"relevance threshold {threshold:g}; generative model {MODEL_ALIAS}\n"
+        f"relevance threshold {threshold:g}; chat model {model}\n"
     )
     columns = list(all_scores[0].row())
-    print("| retrieval | answers | " + " | ".join(columns) + " |")
-    print("|---|---|" + "---:|" * len(columns))
+    print("| retrieval | answers | rerank | " + " | ".join(columns) + " |")
+    print("|---|---|---|" + "---:|" * len(columns))
     for scores in all_scores:
         row = scores.row()
-        cells = [f"{row[c]:.2f}" if c in ("MRR", "p50 s") else f"{row[c]:.0%}" for c in columns]
-        print(f"| {scores.retrieval} | {scores.mode} | " + " | ".join(cells) + " |")
+        cells = [f"{row[c]:.2f}" if c in ("MRR", "p50 s", "p95 s") else f"{row[c]:.0%}" for c in columns]
+        print(f"| {scores.retrieval} | {scores.mode} | {scores.rerank} | " + " | ".join(cells) + " |")
 
 
 def print_sweep(all_scores: list[Scores], thresholds: list[float]) -> None:
@@ -209,7 +226,7 @@ def print_sweep(all_scores: list[Scores], thresholds: list[float]) -> None:
                         [c for c, s in zip(o.citations, o.scores, strict=True) if s >= threshold], [], o.seconds)
                 for o in scores.outcomes
             ]
-            row = Scores(scores.retrieval, scores.mode, kept).row()
+            row = Scores(scores.retrieval, scores.mode, scores.rerank, kept).row()
             cells = [row[c] for c in ("recall@1", "recall@5", "false not-found", "not-found")]
             print(f"| {scores.retrieval} | {threshold:.2f} | " + " | ".join(f"{c:.0%}" for c in cells) + " |")
 
@@ -218,7 +235,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--questions", type=Path, default=DEFAULT_QUESTIONS)
     parser.add_argument("--check", action="store_true", help="check the questions against the PDFs and exit")
-    parser.add_argument("--no-generative", action="store_true", help="extractive answers only (no llama.cpp server)")
+    parser.add_argument("--no-generative", action="store_true", help="no generative answers (the chat model still reranks)")
+    parser.add_argument("--llm", choices=("smollm2", "qwen"), default="smollm2", help="the local chat model")
+    parser.add_argument("--configs", type=lambda s: s.split(","), default=CONFIGURATIONS, metavar="R/A/K,...",
+                        help="retrieval/answers/rerank configurations, in order (default: %(default)s)")
     parser.add_argument("--threshold", type=float, default=Settings().relevance_threshold, help="RAGLINE_RELEVANCE_THRESHOLD")
     parser.add_argument("--top-k", type=int, default=Settings().default_top_k)
     parser.add_argument("--details", type=Path, help="write every answer and its citations here (JSON)")
@@ -231,53 +251,63 @@ def main() -> int:
     documents, questions = load_questions(args.questions)
     if args.check:
         return check(documents, questions)
-    configurations = [c for c in CONFIGURATIONS if not (args.no_generative and c[1] == "generative")]
+    configurations = [c for c in args.configs if not (args.no_generative and "/generative/" in c)]
 
     with tempfile.TemporaryDirectory() as data_dir, open(Path(data_dir) / "eval.log", "w") as log:
-        llama = None if args.no_generative else LlamaServer(Path(data_dir) / "llama.log")
         env = {
             "RAGLINE_ANSWER_CACHE_TTL_SECONDS": "0",
             "RAGLINE_RELEVANCE_THRESHOLD": str(args.threshold),
-            "RAGLINE_QUERY_TIMEOUT_SECONDS": "120",
-            "RAGLINE_LLM_TIMEOUT_SECONDS": "120",
+            "RAGLINE_QUERY_TIMEOUT_SECONDS": "300",
+            "RAGLINE_LLM_TIMEOUT_SECONDS": "300",
             "RAGLINE_LLM_MAX_TOKENS": "128",
-            "RAGLINE_LLM_MODEL": MODEL_ALIAS,
         }
-        try:
-            if llama is not None:
-                llama.start()
-                env["RAGLINE_LLM_BASE_URL"] = llama.base_url
-            with LocalStack(Path(data_dir), ports=free_ports(), with_flower=False, extra_env=env, log=log) as stack:
-                with httpx.Client(base_url=stack.api_url, timeout=600) as api:
-                    for name in documents:
-                        started = time.perf_counter()
-                        response = upload(api, COLLECTION, name, (SAMPLES / name).read_bytes())
-                        response.raise_for_status()
-                        job = wait_for_job(api, response.json()["job_id"], timeout=1800)
-                        if job["state"] != "done":
-                            raise SystemExit(f"ingest of {name} failed: {job['error']}")
-                        print(f"ingested {name}: {job['progress']['chunks_total']} chunks in {time.perf_counter() - started:.0f} s", flush=True)
-                    all_scores = []
-                    for retrieval, mode in configurations:
-                        started = time.perf_counter()
-                        all_scores.append(ask_all(api, questions, retrieval, mode, args.top_k))
-                        print(f"asked {len(questions)} questions: {retrieval}/{mode} in {time.perf_counter() - started:.0f} s", flush=True)
-        finally:
-            if llama is not None:
-                llama.stop()
+        chat_model = smollm2() if args.llm == "smollm2" else LocalChatModel(prepare(QWEN_CODER_1_5B, Settings().model_cache_path), QWEN_CODER_1_5B.alias)
+        with LocalStack(Path(data_dir), ports=free_ports(), with_flower=False, extra_env=env, log=log, chat_model=chat_model) as stack:
+            with httpx.Client(base_url=stack.api_url, timeout=600) as api:
+                for name in documents:
+                    started = time.perf_counter()
+                    response = upload(api, COLLECTION, name, (SAMPLES / name).read_bytes())
+                    response.raise_for_status()
+                    job = wait_for_job(api, response.json()["job_id"], timeout=1800)
+                    if job["state"] != "done":
+                        raise SystemExit(f"ingest of {name} failed: {job['error']}")
+                    print(f"ingested {name}: {job['progress']['chunks_total']} chunks in {time.perf_counter() - started:.0f} s", flush=True)
+                all_scores = []
+                for configuration in configurations:
+                    use_rerank(stack, configuration.split("/")[2])
+                    started = time.perf_counter()
+                    all_scores.append(ask_all(api, questions, configuration, args.top_k))
+                    print(f"asked {len(questions)} questions: {configuration} in {time.perf_counter() - started:.0f} s", flush=True)
+                    print_table(all_scores[-1:], args.threshold, questions, chat_model.alias)
 
-    print_table(all_scores, args.threshold, questions)
+    print_table(all_scores, args.threshold, questions, chat_model.alias)
     if args.sweep:
         print_sweep(all_scores, args.sweep)
     if args.details:
         details = [
-            {"retrieval": s.retrieval, "mode": s.mode, "question": o.question.question, "expected": o.question.answer,
+            {"retrieval": s.retrieval, "mode": s.mode, "rerank": s.rerank, "question": o.question.question, "expected": o.question.answer,
              "pages": [o.question.file, *o.question.pages], "answer": o.answer, "answered_mode": o.mode,
              "grounded": o.grounded, "correct": o.correct, "rank": o.rank, "citations": o.citations, "scores": o.scores}
             for s in all_scores for o in s.outcomes
         ]
         args.details.write_text(json.dumps(details, indent=1))
     return 0
+
+
+def use_rerank(stack: LocalStack, rerank: str) -> None:
+    """Restart the query worker with RAGLINE_RERANK=rerank, unless it already runs with it."""
+    worker = stack.service("query-worker")
+    if worker.env.get("RAGLINE_RERANK", "none") == rerank:
+        return
+    worker.env["RAGLINE_RERANK"] = rerank
+    assert worker.process is not None
+    os.killpg(worker.process.pid, signal.SIGTERM)
+    worker.process.wait()
+    stack.restart("query-worker")
+
+
+def _p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20)[-1] if len(values) > 1 else values[0]
 
 
 def _share(flags: object) -> float:
