@@ -1,6 +1,7 @@
 """One traced stack for the observability tests: the local stack exporting spans to a real OTLP/HTTP
 receiver, with Flower and a real Prometheus scraping every process each second, and one round of
-traffic (an ingest, a failed ingest, a question asked twice, a 404, a failing demo task)."""
+traffic (an ingest, a failed ingest, a question asked twice, one the documents do not answer, a 404, a
+failing demo task)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from tests.observability.otlp import OtlpReceiver
 
 LOG_FILE = ARTIFACTS / "logs" / "observability.log"
 QUESTION = "What is the median age of human beings?"
+# Answered in none of the documents: a second computed answer, so the answer-quality panels see a rate.
+UNANSWERED = "What is the boiling point of liquid nitrogen on Neptune?"
 # `ragline up` prefixes each line of a process's output with its name.
 _PREFIXED = re.compile(r"^\s*(?P<service>[\w-]+) \| (?P<line>.*)$")
 
@@ -35,6 +38,7 @@ class Traffic:
     failed_job: dict
     query: httpx.Response
     cached_query: httpx.Response
+    unanswered_query: httpx.Response
 
 
 @pytest.fixture(scope="session")
@@ -95,6 +99,10 @@ def traffic(stack: LocalStack, api: httpx.Client, samples: Path) -> Traffic:
     _wait_for_prometheus(stack, 'ragline_http_request_duration_seconds_count{route=~".+/query"}')
     cached_query = api.post("/v1/collections/world/query", json={"question": QUESTION})
     assert query.status_code == cached_query.status_code == 200, query.text
+    # After Prometheus saw the first answer's series: it sees this one as an increase.
+    _wait_for_prometheus(stack, 'ragline_answers_total{outcome="grounded"} > 0')
+    unanswered_query = api.post("/v1/collections/world/query", json={"question": UNANSWERED})
+    assert unanswered_query.status_code == 200 and unanswered_query.json()["grounded"] is False, unanswered_query.text
     assert api.get("/v1/jobs/" + "0" * 32).status_code == 404
     assert api.post("/divide/1/0").status_code == 200
     return Traffic(
@@ -105,6 +113,7 @@ def traffic(stack: LocalStack, api: httpx.Client, samples: Path) -> Traffic:
         failed_job=failed_job,
         query=query,
         cached_query=cached_query,
+        unanswered_query=unanswered_query,
     )
 
 

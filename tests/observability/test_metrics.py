@@ -52,13 +52,30 @@ def test_ingest_worker_counts_what_was_ingested_and_why_a_job_failed(stack: Loca
     assert value(samples, "ragline_worker_processes", queue="ingest") == 1
 
 
-def test_query_worker_measures_the_question_it_answered(stack: LocalStack, traffic: Traffic) -> None:
+def test_query_worker_measures_the_questions_it_answered(stack: LocalStack, traffic: Traffic) -> None:
     samples = scrape(stack.metrics_urls()["query-worker"])
-    # The second, identical question was answered from the cache by the API.
-    assert value(samples, "ragline_task_duration_seconds_count", task="query_task", outcome="success") == 1
-    assert value(samples, "ragline_model_call_duration_seconds_count", operation="embed_query") == 1
-    assert value(samples, "ragline_vector_store_duration_seconds_count", operation="query") == 1
+    # Two computed answers: the second, identical question was answered from the cache by the API.
+    assert value(samples, "ragline_task_duration_seconds_count", task="query_task", outcome="success") == 2
+    assert value(samples, "ragline_model_call_duration_seconds_count", operation="embed_query") == 2
+    assert value(samples, "ragline_vector_store_duration_seconds_count", operation="query") == 2
     assert value(samples, "ragline_worker_processes", queue="query") == 1
+
+
+def test_query_worker_measures_answer_quality_per_collection(stack: LocalStack, traffic: Traffic) -> None:
+    samples = scrape(stack.metrics_urls()["query-worker"])
+    collection = "public__world"
+    assert value(samples, "ragline_answers_total", collection=collection, outcome="grounded", mode="extractive") == 1
+    assert value(samples, "ragline_answers_total", collection=collection, outcome="not_found", mode="extractive") == 1
+    assert value(samples, "ragline_answer_citations_count", collection=collection) == 2
+    cited = len(traffic.query.json()["citations"])
+    assert value(samples, "ragline_answer_citations_sum", collection=collection) == cited
+    best = max(citation["score"] for citation in traffic.query.json()["citations"])
+    assert value(samples, "ragline_retrieval_best_score_count", collection=collection) == 2
+    # The unanswered question's best score is a cosine too: the sum is the answered one's best plus it.
+    assert -1.0 <= value(samples, "ragline_retrieval_best_score_sum", collection=collection) - best <= 1.0
+    # Series at zero for every fallback reason, so a first fallback shows in rate().
+    reasons = {s.labels["reason"] for s in samples if s.name == "ragline_answer_fallbacks_total" and s.labels["collection"] == collection}
+    assert reasons == {"timeout", "unavailable", "error", "uncited", "not_configured"}
 
 
 def test_default_worker_counts_the_failed_demo_task(stack: LocalStack, traffic: Traffic) -> None:
@@ -70,13 +87,13 @@ def test_default_worker_counts_the_failed_demo_task(stack: LocalStack, traffic: 
 def test_api_measures_routes_cache_and_queues(stack: LocalStack, traffic: Traffic) -> None:
     samples = scrape(stack.metrics_urls()["api"])
     count = "ragline_http_request_duration_seconds_count"
-    assert value(samples, count, method="POST", route=QUERY_ROUTE, status="200") == 2
+    assert value(samples, count, method="POST", route=QUERY_ROUTE, status="200") == 3
     assert value(samples, count, method="GET", route="/v1/jobs/{job_id}", status="404") == 1
     assert value(samples, count, method="POST", route="/v1/collections/{collection}/documents", status="202") == 3
     routes = {s.labels.get("route") for s in samples if s.name == count}
     assert not routes & {"/healthz", "/readyz", "/metrics"}, "probes and scrapes are not counted"
     assert not any("world" in route for route in routes if route), "routes are templates, never raw paths"
     assert value(samples, "ragline_cache_requests_total", cache="answer", result="hit") == 1
-    assert value(samples, "ragline_cache_requests_total", cache="answer", result="miss") == 1
+    assert value(samples, "ragline_cache_requests_total", cache="answer", result="miss") == 2
     queues = {s.labels["queue"]: s.value for s in samples if s.name == "ragline_queue_length"}
     assert queues == {"ingest": 0, "query": 0, "default": 0}
