@@ -32,6 +32,8 @@ DIMENSION = 4
 DOC_A = "a" * 64
 DOC_B = "b" * 64
 
+pytestmark = pytest.mark.unit
+
 
 def _chunks(document_id: str, pages: range) -> list[ArchivedChunk]:
     return [
