@@ -31,8 +31,8 @@ sys.path.insert(0, str(REPO))
 
 from bench.eval import DEFAULT_QUESTIONS, load_questions  # noqa: E402
 from ragline.config import Settings  # noqa: E402
-from ragline.domain import Chunk
-from ragline.pipeline.extract import iter_pages, open_pdf  # noqa: E402
+from ragline.domain import Chunk  # noqa: E402
+from ragline.pipeline.extract import read_pages  # noqa: E402
 from ragline.pipeline.split import split_pages  # noqa: E402
 from ragline.providers.embeddings import LocalMiniLM  # noqa: E402
 from ragline.providers.onnx_minilm import OnnxMiniLM  # noqa: E402
@@ -43,7 +43,7 @@ NAME = Settings().embedding_model_name
 
 
 def chunks_of(pdf: Path) -> list[Chunk]:
-    return split_pages(iter_pages(open_pdf(pdf.read_bytes())), 1000, 150)
+    return split_pages(read_pages(pdf.read_bytes()), 1000, 150)
 
 
 def rate(embed: Callable[[list[str]], list[list[float]]], texts: list[str]) -> float:

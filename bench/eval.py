@@ -46,7 +46,7 @@ sys.path.insert(0, str(REPO))
 
 from ragline.config import Settings  # noqa: E402
 from ragline.localstack import LocalChatModel, LocalStack  # noqa: E402
-from ragline.pipeline.extract import iter_pages, open_pdf  # noqa: E402
+from ragline.pipeline.extract import read_pages  # noqa: E402
 from ragline.providers.llama_server import QWEN_CODER_1_5B, prepare  # noqa: E402
 from tests.answers.llama_server import smollm2  # noqa: E402
 from tests.conftest import SAMPLES, free_ports, upload, wait_for_job  # noqa: E402
@@ -151,7 +151,7 @@ def load_questions(path: Path) -> tuple[list[str], list[Question]]:
 
 def check(documents: list[str], questions: list[Question]) -> int:
     """Every answerable question's match strings must be on one of its pages; report other pages too."""
-    texts = {name: {p.page: normalize(p.text) for p in iter_pages(open_pdf((SAMPLES / name).read_bytes()))} for name in documents}
+    texts = {name: {p.page: normalize(p.text) for p in read_pages((SAMPLES / name).read_bytes())} for name in documents}
     problems = 0
     for q in questions:
         if not q.answerable:

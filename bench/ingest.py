@@ -45,7 +45,7 @@ sys.path.insert(0, str(REPO))
 
 from ragline.config import Settings  # noqa: E402
 from ragline.localstack import LocalStack, StackPorts, free_port  # noqa: E402
-from ragline.pipeline.extract import iter_pages, open_pdf, require_text  # noqa: E402
+from ragline.pipeline.extract import read_pages, require_text  # noqa: E402
 from ragline.pipeline.index import index_chunks  # noqa: E402
 from ragline.pipeline.split import split_pages  # noqa: E402
 from ragline.providers.embeddings import LocalMiniLM, create_embedder  # noqa: E402
@@ -79,7 +79,7 @@ def ingest_in_process(data: bytes, filename: str, settings: Settings, collection
     index = VectorIndex(settings.chroma_url)
     started = time.perf_counter()
     document_id = hashlib.sha256(data).hexdigest()
-    pages = list(iter_pages(open_pdf(data)))
+    pages = list(read_pages(data))
     require_text(pages)
     chunks = split_pages(pages, settings.chunk_size, settings.chunk_overlap)
 

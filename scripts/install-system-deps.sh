@@ -13,6 +13,9 @@ if [ "$profile" = "test" ]; then
   command -v prometheus >/dev/null || packages+=(prometheus)
   # The browser tests of the web UI (tests/ui) drive Debian's chromium; no browser is downloaded.
   command -v chromium >/dev/null || packages+=(chromium)
+  # OCR of scanned pages and images in the tests and bench/eval.py (PyMuPDF finds the models through
+  # the tesseract binary; the worker images carry tesseract-ocr-eng alone and set TESSDATA_PREFIX).
+  command -v tesseract >/dev/null || packages+=(tesseract-ocr tesseract-ocr-eng)
   # bench/load.py and bench/query.py drive the API with wrk.
   command -v wrk >/dev/null || packages+=(wrk)
   # The image suite (tests/images): a real Docker engine, Debian's compose v1, and mmdebstrap,

@@ -586,10 +586,12 @@ def _print_answer(answer: dict) -> None:
     if not answer["citations"]:
         return
     quotes = quotes_by_citation(answer["answer"])
+    # "page" for a PDF's page; a slide, sheet rows or heading path for the other formats.
     table = Table("#", Column("file", no_wrap=True), "page", "score", "text")
     for number, citation in enumerate(answer["citations"], start=1):
         snippet = snippet_of(citation["text"], quotes.get(number, []), chars=SNIPPET_CHARS)
-        table.add_row(str(number), citation["filename"], str(citation["page"]), f"{citation['score']:.2f}", snippet)
+        where = citation.get("location") or str(citation["page"])
+        table.add_row(str(number), citation["filename"], where, f"{citation['score']:.2f}", snippet)
     console.print(table)
 
 

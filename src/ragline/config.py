@@ -139,6 +139,45 @@ class Settings(BaseSettings):
         ge=1,
         description="A document that splits into more chunks fails with too_many_chunks before anything is stored.",
     )
+    ocr: Literal["auto", "off", "force"] = Field(
+        default="auto",
+        description="Tesseract OCR of PDF pages and images: auto reads a PDF page whose text layer is missing or far "
+        "too small for the images it shows; force reads every PDF page; off never runs it (images then fail).",
+    )
+    ocr_languages: str = Field(
+        default="eng",
+        pattern=r"^[A-Za-z_]+(\+[A-Za-z_]+)*$",
+        description="Tesseract languages joined by '+', e.g. eng+deu; each needs its tesseract-ocr-LANG package.",
+    )
+    ocr_dpi: int = Field(default=300, ge=72, le=600, description="Resolution PDF pages are rendered at for OCR.")
+    ocr_pages_per_task: int = Field(
+        default=10,
+        ge=1,
+        description="A document with more pages to OCR than this reads them in ranges of this many pages, spread over "
+        "the ingest processes, each task with a time limit derived from its page count.",
+    )
+    ocr_seconds_per_page: int = Field(
+        default=60, ge=5, description="Time an OCR task is given per page of its range (3-5 s measured on 2 cores)."
+    )
+    pdf_tables: Literal["auto", "off"] = Field(
+        default="auto",
+        description="auto: PDF pages that look tabular (mostly numbers) have their tables read by pdfplumber and "
+        "written into the chunk text as Markdown tables.",
+    )
+    max_archive_bytes: int = Field(
+        default=100 * 1024 * 1024,
+        ge=1024,
+        description="DOCX, PPTX, XLSX and EPUB: the most their ZIP members may expand to, together (zip bombs).",
+    )
+    max_archive_ratio: int = Field(
+        default=200, ge=10, description="The most any ZIP member may expand relative to its compressed size."
+    )
+    max_sheet_cells: int = Field(
+        default=2_000_000, ge=1000, description="Cells read from one spreadsheet or CSV; more fails document_too_large."
+    )
+    max_image_pixels: int = Field(
+        default=100_000_000, ge=1_000_000, description="Pixels of one image (or TIFF frame); more fails document_too_large."
+    )
     chroma_timeout_seconds: float = Field(
         default=30.0, gt=0, description="Longest wait for one Chroma request (connect: at most 5 s)."
     )

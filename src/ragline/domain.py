@@ -13,8 +13,17 @@ from typing import Literal, Protocol
 
 @dataclass(frozen=True)
 class PageText:
+    """One page of a paged document (a PDF page, a slide, an image frame), or one section of another
+    (a heading's text, a block of sheet rows), numbered from 1 in reading order.
+
+    `location` says where it is in words a reader can follow where a page number alone cannot:
+    "slide 3: Results", "sheet Sales, rows 2-51", "Methods > Sampling". `ocr`: read by OCR.
+    """
+
     page: int
     text: str
+    location: str = ""
+    ocr: bool = False
 
 
 @dataclass(frozen=True)
@@ -22,6 +31,7 @@ class Chunk:
     page: int
     index: int
     text: str
+    location: str = ""
 
 
 def chunk_id(document_id: str, chunk: Chunk) -> str:
@@ -43,8 +53,10 @@ class DocumentRecord:
     state: JobState = "queued"
     pages: int = 0
     chunks: int = 0
-    # Of the uploaded PDF; records written before quotas existed read as 0.
+    # Of the uploaded file; records written before quotas existed read as 0.
     size_bytes: int = 0
+    # What the upload is (sniff.Format's value); records written before other formats read as pdf.
+    format: str = "pdf"
 
 
 # ---- retrieval -------------------------------------------------------------------------------
@@ -62,6 +74,13 @@ class Passage:
     page: int
     text: str
     score: float
+    # Where in a document without pages (or beyond the page): "slide 3: Results", "sheet Sales, rows 2-51".
+    location: str = ""
+
+    @property
+    def place(self) -> str:
+        """Where the passage is, as a reader would look for it: its location, or else its page."""
+        return self.location or f"page {self.page}"
 
 
 @dataclass(frozen=True)

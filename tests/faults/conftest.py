@@ -14,7 +14,7 @@ import pytest
 from ragline.config import Settings
 from ragline.domain import chunk_id
 from ragline.localstack import LocalStack
-from ragline.pipeline.extract import iter_pages, open_pdf
+from ragline.pipeline.extract import read_pages
 from ragline.pipeline.split import split_pages
 from tests.conftest import api_client, stack_fixture
 
@@ -42,5 +42,5 @@ def kill(stack: LocalStack, name: str, sig: signal.Signals = signal.SIGKILL) -> 
 def clean_run_ids(pdf: Path, document_id: str) -> list[str]:
     """The chunk ids an undisturbed ingest produces: the same extract and split, in-process."""
     settings = Settings()
-    chunks = split_pages(iter_pages(open_pdf(pdf.read_bytes())), settings.chunk_size, settings.chunk_overlap)
+    chunks = split_pages(read_pages(pdf.read_bytes()), settings.chunk_size, settings.chunk_overlap)
     return sorted(chunk_id(document_id, chunk) for chunk in chunks)

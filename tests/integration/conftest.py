@@ -15,7 +15,11 @@ from tests.conftest import api_client, stack_fixture, upload, wait_for_job
 UPLOAD_LIMIT = 3_000_000
 
 
-stack = stack_fixture("integration", {"RAGLINE_MAX_UPLOAD_BYTES": str(UPLOAD_LIMIT), "RAGLINE_QUERY_TIMEOUT_SECONDS": "20"})
+# Two OCR pages per task: a five-page scan is read by three tasks (tests/integration/test_formats.py).
+stack = stack_fixture(
+    "integration",
+    {"RAGLINE_MAX_UPLOAD_BYTES": str(UPLOAD_LIMIT), "RAGLINE_QUERY_TIMEOUT_SECONDS": "20", "RAGLINE_OCR_PAGES_PER_TASK": "2"},
+)
 
 
 @pytest.fixture(scope="session")

@@ -23,7 +23,6 @@ def _snapshot(api: httpx.Client, index: VectorIndex, world: dict) -> tuple:
         ("encrypted_password_openpassword.pdf", "encrypted_pdf"),
         ("malformed_header_only.pdf", "malformed_pdf"),
         ("malformed_broken_xref_zero_pages.pdf", "empty_pdf"),
-        ("scanned_wikipedia_ocr_page_no_text.pdf", "no_extractable_text"),
     ],
 )
 def test_unusable_pdfs_end_failed_with_a_reason(api: httpx.Client, index: VectorIndex, world: dict, samples: Path, name: str, code: str) -> None:

@@ -11,7 +11,7 @@ import pytest
 import redis
 
 from ragline.localstack import LocalStack
-from ragline.pipeline.extract import iter_pages, open_pdf
+from ragline.pipeline.extract import read_pages
 from ragline.pipeline.split import split_pages
 from ragline.stores.embeddings import EmbeddingCache
 from ragline.stores.vectors import VectorIndex
@@ -34,7 +34,7 @@ def ingest(api: httpx.Client, collection: str, filename: str, data: bytes) -> di
 
 
 def chunk_texts(data: bytes) -> list[str]:
-    return [chunk.text for chunk in split_pages(iter_pages(open_pdf(data)), 1000, 150)]
+    return [chunk.text for chunk in split_pages(read_pages(data), 1000, 150)]
 
 
 def test_vectors_round_trip_per_model(client: redis.Redis) -> None:

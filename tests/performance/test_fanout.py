@@ -12,7 +12,7 @@ import redis
 from ragline.config import Settings
 from ragline.domain import chunk_id
 from ragline.localstack import LocalStack
-from ragline.pipeline.extract import iter_pages, open_pdf
+from ragline.pipeline.extract import read_pages
 from ragline.pipeline.index import page_parts
 from ragline.pipeline.split import split_pages
 from ragline.stores.vectors import VectorIndex
@@ -27,7 +27,7 @@ REGISTER = "federal_register_2020_17221_three_column.pdf"
 def test_page_ranges_fan_out_and_store_what_a_serial_run_stores(api: httpx.Client, stack: LocalStack, samples: Path) -> None:
     data = (samples / REGISTER).read_bytes()
     settings = Settings()
-    serial = split_pages(iter_pages(open_pdf(data)), settings.chunk_size, settings.chunk_overlap)
+    serial = split_pages(read_pages(data), settings.chunk_size, settings.chunk_overlap)
     parts = page_parts(serial, int(STACK_ENV["RAGLINE_INGEST_PAGES_PER_PART"]))
     assert len(parts) >= 3
 

@@ -10,9 +10,9 @@ import pymupdf
 import pytest
 from PIL import Image
 
-from ragline.pipeline.extract import iter_pages, open_pdf
+from ragline.pipeline.extract import read_pages
 from ragline.pipeline.split import split_pages
-from ragline.ui.pages import DPI, MAX_PIXELS, PASSAGE_COLOR, matched_words, notice_png, render_cited_page
+from ragline.ui.pages import DPI, MAX_PIXELS, PASSAGE_COLOR, QUOTE_COLOR, matched_words, notice_png, render_cited_page, render_passage
 from tests.pdfs import pdf_of
 
 WORLD = "world_population_wikipedia.pdf"
@@ -26,8 +26,7 @@ def world(samples: Path) -> bytes:
 @pytest.fixture(scope="module")
 def first_page_chunks(world: bytes) -> list[str]:
     """Page 1's chunks exactly as the ingest pipeline cuts them."""
-    with open_pdf(world) as document:
-        pages = list(iter_pages(document, 1, 1))
+    pages = read_pages(world)[:1]
     return [chunk.text for chunk in split_pages(pages)]
 
 
@@ -144,3 +143,13 @@ def test_a_page_that_draws_forever_is_given_up_and_the_next_one_is_drawn(world: 
     slow = _page_pdf(b"0 0 612 792", b"/X Do", b"<</XObject<</X 5 0 R>>>>", forms)
     assert _is_notice(render_cited_page(slow, 1, [], timeout=2.0))
     assert not _is_notice(render_cited_page(world, 1, ["The median age of human beings"]))
+
+
+def test_a_passage_card_shows_the_passage_with_the_quote_highlighted() -> None:
+    passage = "| State | Permit |\n| --- | --- |\n| Georgia | 14,111 |\n" + "Checks are counted when a dealer calls. " * 8
+    png = render_passage("[1] checks.docx, Appendix", passage, ["Checks are counted when a dealer calls."])
+    image = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    quote = np.array([round(255 * c) for c in QUOTE_COLOR])
+    assert (np.abs(image - quote).sum(axis=2) < 60).any()
+    # Cropped to the text: a short passage gives a short card.
+    assert image.shape[0] < 600

@@ -9,6 +9,7 @@ from ragline.ui.views import (
     answer_html,
     answer_meta_html,
     documents_html,
+    page_caption,
     quotes_by_citation,
     snippet_of,
     sources_html,
@@ -91,3 +92,11 @@ def test_a_rewritten_follow_up_and_the_conversation_are_shown_escaped() -> None:
     assert thread_html([]) == ""
     assert thread_html(["First?", "And <i>then</i>?"]).count("<li>") == 2
     assert "And &lt;i&gt;then&lt;/i&gt;?" in thread_html(["First?", "And <i>then</i>?"])
+
+
+def test_sources_and_captions_name_the_location_of_formats_without_pages() -> None:
+    citation = {"filename": "deck.pptx", "page": 3, "score": 0.5, "text": "Slide text.", "location": "slide 3: Results"}
+    html = sources_html([citation], {})
+    assert 'data-location="slide 3: Results"' in html and "slide 3: Results · score 0.50" in html
+    assert page_caption(2, citation) == "[2] deck.pptx, slide 3: Results"
+    assert page_caption(1, {"filename": "a.pdf", "page": 4, "location": ""}) == "[1] a.pdf, page 4"

@@ -36,10 +36,12 @@ class ImportPublic(BaseModel):
 class DocumentPublic(BaseModel):
     document_id: str
     filename: str
-    pages: int
+    pages: int = Field(description="Pages of a PDF, slides of a PPTX, frames of an image; sections of other formats.")
     chunks: int
     state: Literal["queued", "running", "done", "failed"]
     job_id: str
+    format: str = Field(default="pdf", description="What the upload was found to be, by its bytes: pdf, docx, pptx, xlsx, "
+                        "csv, html, markdown, text, epub, png, jpeg or tiff.")
 
 
 class JobProgress(BaseModel):
@@ -50,6 +52,7 @@ class JobProgress(BaseModel):
     chunks_embedded: int = Field(
         default=0, description="Chunks the model embedded; the others reused cached vectors of the same text."
     )
+    pages_ocr: int = Field(default=0, description="Pages read by OCR (Tesseract) so far: scanned pages and images.")
 
 
 class JobPublic(BaseModel):
@@ -124,10 +127,17 @@ class QueryRequest(BaseModel):
 class CitationPublic(BaseModel):
     document_id: str
     filename: str
-    page: int = Field(description="1-based, as a reader counts pages.")
+    page: int = Field(
+        description="1-based, as a reader counts pages (slides of a PPTX); for formats without pages, the section's number."
+    )
     score: float = Field(description="Cosine similarity of the chunk to the question.")
     text: str
     chunk_id: str
+    location: str = Field(
+        default="",
+        description="Where the passage is in words, for formats without pages or beyond the page: \"slide 3: Results\", "
+        "\"sheet Sales, rows 2-51\", \"Methods > Sampling\" (a heading path), \"lines 101-200\". Empty for a PDF page.",
+    )
 
 
 AnswerMode = Literal["extractive", "generative", "extractive_fallback"]

@@ -1,4 +1,4 @@
-"""Read a multipart PDF upload while it streams in, refusing it as soon as it passes the size limit."""
+"""Read a multipart upload while it streams in, refusing it as soon as it passes the size limit."""
 
 from __future__ import annotations
 
@@ -100,7 +100,7 @@ class _PartCollector:
             self.files.append((options[b"filename"], self._part.data))
 
 
-async def read_pdf_upload(request: Request, limit: int, max_parts: int) -> Upload:
+async def read_upload(request: Request, limit: int, max_parts: int) -> Upload:
     """Parse `multipart/form-data` with exactly one file part named `file`.
 
     The body is consumed chunk by chunk and abandoned at the first byte over `limit` or the first
@@ -115,7 +115,7 @@ async def read_pdf_upload(request: Request, limit: int, max_parts: int) -> Uploa
 async def stream_upload(request: Request, limit: int, max_parts: int) -> AsyncIterator[Upload]:
     """The file part of a `multipart/form-data` body as it streams in: each Upload holds the bytes
     received since the last one (never empty), so a large file never sits whole in memory. The limits
-    and errors are read_pdf_upload's; the iteration ends only once the body is complete."""
+    and errors are read_upload's; the iteration ends only once the body is complete."""
     received = False
     async for collector in _parse(request, limit, max_parts):
         if collector.files and collector.files[0][1]:

@@ -351,7 +351,7 @@ def build_messages(question: str, sources: Sequence[Passage], history: Sequence[
     'Sources:\\n\\n[1] a.pdf, page 3:\\nThe median age is 31.\\n\\nQuestion: How old?'
     """
     numbered = "\n\n".join(
-        f"[{number}] {source.filename}, page {source.page}:\n{' '.join(source.text.split())}"
+        f"[{number}] {source.filename}, {source.place}:\n{' '.join(source.text.split())}"
         for number, source in enumerate(sources, start=1)
     )
     return [("system", SYSTEM_PROMPT), *WORKED_EXAMPLES, *history, ("user", f"Sources:\n\n{numbered}\n\nQuestion: {question}")]

@@ -84,6 +84,18 @@ class ArtifactStore:
         raw = self._get_json(keys.pages(job_id))
         return None if raw is None else [PageText(**page) for page in raw]
 
+    def put_part_pages(self, job_id: str, first_page: int, pages: list[PageText]) -> None:
+        key = keys.page_parts(job_id)
+        with self._redis.pipeline() as pipe:
+            pipe.hset(key, str(first_page), json.dumps([asdict(page) for page in pages]))
+            pipe.expire(key, self._intermediate_ttl)
+            pipe.execute()
+
+    def get_part_pages(self, job_id: str) -> dict[int, list[PageText]]:
+        """Every page range read so far, by its first page."""
+        raw = self._redis.hgetall(keys.page_parts(job_id))
+        return {int(first): [PageText(**page) for page in json.loads(value)] for first, value in raw.items()}
+
     def put_chunks(self, job_id: str, chunks: list[Chunk]) -> None:
         self._put_json(keys.chunks(job_id), [asdict(chunk) for chunk in chunks])
 
@@ -115,7 +127,7 @@ class ArtifactStore:
     def discard(self, job_id: str) -> None:
         """Drop the job's inputs and intermediate outputs once its document is indexed or has failed."""
         pipe = self._redis.pipeline()
-        pipe.delete(keys.blob(job_id), keys.pages(job_id), keys.chunks(job_id))
+        pipe.delete(keys.blob(job_id), keys.pages(job_id), keys.page_parts(job_id), keys.chunks(job_id))
         pipe.hdel(keys.transit(), job_id)
         pipe.execute()
 

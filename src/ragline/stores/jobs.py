@@ -30,6 +30,10 @@ class Job:
     chunks_total: int = 0
     # Chunks the model embedded; the rest of chunks_done came from the embedding cache.
     chunks_embedded: int = 0
+    # Pages read by OCR so far.
+    pages_ocr: int = 0
+    # What the upload is (sniff.Format's value): it picks the reader.
+    format: str = "pdf"
     error_code: str | None = None
     error: str | None = None
     # The worker instance running a step right now (empty between steps), and how often the job
@@ -45,7 +49,7 @@ class Job:
     # An import fills a collection from an archive (document_id is empty, filename the archive's).
     kind: JobKind = "ingest"
 
-    _INTS = ("pages_done", "pages_total", "chunks_done", "chunks_total", "chunks_embedded", "attempts")
+    _INTS = ("pages_done", "pages_total", "chunks_done", "chunks_total", "chunks_embedded", "pages_ocr", "attempts")
     _FLOATS = ("created_at", "updated_at", "started_at", "finished_at")
 
     def to_hash(self) -> dict[str, str]:
@@ -148,8 +152,18 @@ class JobStore:
         counts = [tuple(map(int, value.split())) for name, value in ranges.items() if name != PARTS_STARTED.encode()]
         self.update(job_id, chunks_done=sum(c[0] for c in counts), chunks_embedded=sum(c[1] for c in counts))
 
-    def advance(self, job_id: str, *, pages_done: int | None = None, chunks_done: int | None = None) -> None:
-        self.update(job_id, pages_done=pages_done, chunks_done=chunks_done)
+    def advance(
+        self, job_id: str, *, pages_done: int | None = None, chunks_done: int | None = None, pages_ocr: int | None = None
+    ) -> None:
+        self.update(job_id, pages_done=pages_done, chunks_done=chunks_done, pages_ocr=pages_ocr)
+
+    def count_pages(self, job_id: str, pages: int, ocr: int) -> None:
+        """Add pages read by one of several page-range tasks running at once (each adds its own)."""
+        with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hincrby(keys.job(job_id), "pages_done", pages)
+            pipe.hincrby(keys.job(job_id), "pages_ocr", ocr)
+            pipe.hset(keys.job(job_id), "updated_at", str(time.time()))
+            pipe.execute()
 
     def finish(self, job_id: str) -> None:
         self.update(job_id, state="done", stage="done", finished_at=time.time())

@@ -28,7 +28,7 @@ def file_move_lock(collection: str, document_id: str) -> str:
 
 
 def blob(job_id: str) -> str:
-    """String (TTL): the uploaded PDF bytes of one ingest job."""
+    """String (TTL): the uploaded bytes of one ingest job."""
     return f"{PREFIX}:blob:{job_id}"
 
 
@@ -40,6 +40,11 @@ def transit() -> str:
 def pages(job_id: str) -> str:
     """String (TTL): extracted page texts, the reader's output for the splitter."""
     return f"{PREFIX}:pages:{job_id}"
+
+
+def page_parts(job_id: str) -> str:
+    """Hash (TTL): first page of a range -> its page texts, written by the page-range reading tasks (OCR)."""
+    return f"{PREFIX}:page-parts:{job_id}"
 
 
 def chunks(job_id: str) -> str:

@@ -101,10 +101,11 @@ class ChunkRecord:
     page: int
     index: int
     text: str
+    location: str = ""
 
     @classmethod
     def of(cls, document_id: str, filename: str, chunk: Chunk) -> ChunkRecord:
-        return cls(chunk_id(document_id, chunk), document_id, filename, chunk.page, chunk.index, chunk.text)
+        return cls(chunk_id(document_id, chunk), document_id, filename, chunk.page, chunk.index, chunk.text, chunk.location)
 
 
 @dataclass(frozen=True)
@@ -169,7 +170,9 @@ class VectorIndex:
             embeddings=[list(vector) for vector in vectors],
             documents=[record.text for record in records],
             metadatas=[
+                # `location` only where the format has one: a PDF's chunks stay as they were.
                 {"document_id": r.document_id, "filename": r.filename, "page": r.page, "chunk": r.index}
+                | ({"location": r.location} if r.location else {})
                 for r in records
             ],
         )
@@ -316,6 +319,7 @@ def _passage(chunk_id: str, text: str | None, metadata: dict, score: float) -> P
         page=int(metadata["page"]),
         text=text or "",
         score=round(score, 4),
+        location=str(metadata.get("location", "")),
     )
 
 

@@ -9,6 +9,9 @@ QUEUES = (INGEST_QUEUE, QUERY_QUEUE, DEFAULT_QUEUE)
 PDF_READER_TASK = "pdf_reader_task"
 TEXT_SPLITTER_TASK = "text_splitter_task"
 VECTORSTORE_TASK = "vectorstore_task"
+# A document with many pages to OCR is read in page ranges over the ingest processes, then gathered.
+READ_PART_TASK = "read_part_task"
+GATHER_PAGES_TASK = "gather_pages_task"
 PURGE_DOCUMENT_TASK = "purge_document_task"
 # A long document's vectorstore step fans out: one task per page range, then one that finishes the job.
 INDEX_PART_TASK = "index_part_task"
@@ -24,13 +27,15 @@ DIVIDE_NUMBERS_TASK = "divide_numbers"
 # other task's arguments (a question, chat history, a collection name) are shown as '<redacted>'.
 OPAQUE_ARGUMENT_TASKS = frozenset(
     {PDF_READER_TASK, TEXT_SPLITTER_TASK, VECTORSTORE_TASK, INDEX_PART_TASK, FINISH_INGEST_TASK,
-     IMPORT_ARCHIVE_TASK, ADD_NUMBERS_TASK, DIVIDE_NUMBERS_TASK}
+     READ_PART_TASK, GATHER_PAGES_TASK, IMPORT_ARCHIVE_TASK, ADD_NUMBERS_TASK, DIVIDE_NUMBERS_TASK}
 )
 
 TASK_QUEUES = {
     PDF_READER_TASK: INGEST_QUEUE,
     TEXT_SPLITTER_TASK: INGEST_QUEUE,
     VECTORSTORE_TASK: INGEST_QUEUE,
+    READ_PART_TASK: INGEST_QUEUE,
+    GATHER_PAGES_TASK: INGEST_QUEUE,
     PURGE_DOCUMENT_TASK: INGEST_QUEUE,
     INDEX_PART_TASK: INGEST_QUEUE,
     FINISH_INGEST_TASK: INGEST_QUEUE,

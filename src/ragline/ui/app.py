@@ -1,4 +1,4 @@
-"""The Gradio app: pick a collection, upload PDFs and watch them index, ask, read the cited pages.
+"""The Gradio app: pick a collection, upload documents and watch them index, ask, read the cited pages.
 
 A client of the REST API like any other: every call goes through RaglineClient, with the API key
 the UI was started with or, failing that, the one the visitor types in (kept for that page only).
@@ -23,7 +23,8 @@ from fastapi import FastAPI
 from PIL import Image
 
 from ragline.client import ApiError, RaglineClient
-from ragline.ui.pages import render_cited_page
+from ragline.pipeline.sniff import looks_like_pdf
+from ragline.ui.pages import render_cited_page, render_passage
 from ragline.ui.views import (
     CSS,
     Upload,
@@ -50,6 +51,11 @@ PDF_CACHE_FILES = 8
 # Turns (questions and answers) of a conversation sent with the next question: the API's default
 # RAGLINE_MAX_CHAT_MESSAGES is 50, and a follow-up rarely reaches further back than a few turns.
 MAX_CONVERSATION_TURNS = 20
+# What the file picker offers; the API judges each file by its bytes whatever its name.
+UPLOAD_SUFFIXES = (
+    ".pdf", ".docx", ".pptx", ".xlsx", ".csv", ".tsv", ".html", ".htm", ".md", ".markdown", ".txt", ".epub",
+    ".png", ".jpg", ".jpeg", ".tif", ".tiff",
+)
 # What a call to the API can raise: its refusal, or no answer at all.
 API_ERRORS = (ApiError, httpx.HTTPError)
 
@@ -102,7 +108,7 @@ def build_blocks(config: UiConfig) -> gr.Blocks:
                     label="Collection", value=DEFAULT_COLLECTION, choices=[DEFAULT_COLLECTION], allow_custom_value=True,
                     info="Pick one, or type a new name: the first upload creates it.", elem_id="collection",
                 )
-                files = gr.File(label="PDFs", file_count="multiple", file_types=[".pdf"], elem_id="files")
+                files = gr.File(label="Documents", file_count="multiple", file_types=list(UPLOAD_SUFFIXES), elem_id="files")
                 ingest = gr.Button("Upload and index", variant="primary", elem_id="ingest")
                 progress = gr.HTML(elem_id="progress")
                 documents = gr.HTML(elem_id="documents")
@@ -153,7 +159,7 @@ def build_blocks(config: UiConfig) -> gr.Blocks:
         def upload_and_follow(key: str, name: str, paths: list[str] | None) -> Iterator[tuple]:
             """Upload each file, then follow every job's events until all have ended."""
             if not paths:
-                yield message_html("Choose one or more PDF files first.", "error"), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                yield message_html("Choose one or more documents first.", "error"), gr.skip(), gr.skip(), gr.skip(), gr.skip()
                 return
             uploads = [Upload(Path(path).name) for path in paths]
             with client(key) as api:
@@ -277,16 +283,25 @@ def _documents_view(listed: list[dict]) -> tuple[str, gr.Dropdown]:
 
 
 def _cited_pages(api: RaglineClient, collection: str, citations: list[dict], quotes: dict[int, list[str]]) -> list[tuple[Image.Image, str]]:
-    """A picture of each cited page, once however many sources it holds, with their passages highlighted
-    and the answer's sentences from them."""
+    """A picture of each cited PDF page, once however many sources it holds, with their passages
+    highlighted and the answer's sentences from them; for the other formats (no page image), a card of
+    the section's cited passages with those sentences highlighted."""
     pictures = []
     for numbers in numbers_by_page(citations):
         citation = citations[numbers[0] - 1]
-        document_id = citation["document_id"]
-        pdf = _PDFS.get(document_id, lambda document_id=document_id: api.document_file(collection, document_id))
+        caption = page_caption(numbers, citation)
         passages = [citations[number - 1]["text"] for number in numbers]
-        png = render_cited_page(pdf, citation["page"], passages, [quote for number in numbers for quote in quotes.get(number, [])])
-        pictures.append((Image.open(io.BytesIO(png)), page_caption(numbers, citation)))
+        cited_quotes = [quote for number in numbers for quote in quotes.get(number, [])]
+        png = None
+        # A citation with a location comes from a format without page images: no file to fetch.
+        if not citation.get("location"):
+            document_id = citation["document_id"]
+            original = _PDFS.get(document_id, lambda document_id=document_id: api.document_file(collection, document_id))
+            if looks_like_pdf(original):
+                png = render_cited_page(original, citation["page"], passages, cited_quotes)
+        if png is None:
+            png = render_passage(caption, "\n\n".join(passages), cited_quotes)
+        pictures.append((Image.open(io.BytesIO(png)), caption))
     return pictures
 
 

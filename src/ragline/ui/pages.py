@@ -1,4 +1,6 @@
-"""Pictures of cited pages: a page of a PDF rendered with the cited passage highlighted.
+"""Pictures of cited pages: a page of a PDF rendered with the cited passage highlighted, or, for a
+document without page images (Word, slides, sheets, web pages, text), the passage itself drawn as a
+card with the answer's sentences highlighted.
 
 The passage is found by its words, not by string search: a chunk is a stretch of the page's own
 text (split never crosses a page), so aligning its words with the page's words marks it exactly,
@@ -64,6 +66,36 @@ def render_cited_page(
         return _RENDERER.render({"page": page, "passages": list(passages), "quotes": list(quotes), "dpi": dpi}, pdf, timeout)
     except RenderFailed as exc:
         return notice_png(f"Page {page} of this document cannot be shown: {exc}")
+
+
+# A passage card: a column a phone can read, as long as the passage needs (chunks are ~1,000 characters).
+CARD_WIDTH = 460
+CARD_MAX_HEIGHT = 2400
+CARD_MARGIN = 16
+
+
+def render_passage(title: str, passage: str, quotes: Sequence[str] = ()) -> bytes:
+    """A PNG of `title` over `passage`, each of `quotes` highlighted where the card shows it.
+
+    Drawn from the citation's text in this process (no uploaded file is parsed here).
+
+    >>> render_passage("a.docx, Methods", "The median age is 31 years.", ["The median age is 31 years."])[:4]
+    b'\x89PNG'
+    """
+    with pymupdf.open() as document:
+        card = document.new_page(width=CARD_WIDTH, height=CARD_MAX_HEIGHT)
+        box = pymupdf.Rect(CARD_MARGIN, CARD_MARGIN, CARD_WIDTH - CARD_MARGIN, CARD_MAX_HEIGHT - CARD_MARGIN)
+        body = box + (0, 24, 0, 0)
+        card.insert_textbox(box, title, fontsize=11, fontname="helv")
+        left = card.insert_textbox(body, passage, fontsize=10, fontname="helv")
+        # insert_textbox answers the height left unused (negative: the text did not fit and was cut).
+        used = body.y1 - max(left, 0) + CARD_MARGIN
+        words = card.get_text("words")
+        texts = [word[4] for word in words]
+        for quote in quotes:
+            _mark(card, words, matched_words(texts, quote), QUOTE_COLOR)
+        card.set_cropbox(pymupdf.Rect(0, 0, CARD_WIDTH, min(used, CARD_MAX_HEIGHT)))
+        return card.get_pixmap(dpi=DPI).tobytes("png")
 
 
 def notice_png(text: str) -> bytes:

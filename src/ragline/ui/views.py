@@ -75,7 +75,7 @@ def _bar(label: str, done: int, total: int) -> str:
 def header_html(notice: str = "") -> str:
     """The page's title, and a notice about the connection to the API when there is one."""
     return (
-        '<div class="rl-header"><h1>ragline</h1><p>Upload PDFs, ask questions, read the cited pages.</p>'
+        '<div class="rl-header"><h1>ragline</h1><p>Upload documents, ask questions, read the cited pages and passages.</p>'
         f"{message_html(notice, 'error') if notice else ''}</div>"
     )
 
@@ -131,16 +131,17 @@ def thread_html(questions: list[str]) -> str:
 
 
 def sources_html(citations: list[dict], quotes: dict[int, list[str]]) -> str:
-    """One line per citation: number, file, page and score, then the passage around what the answer took."""
+    """One line per citation: number, file, page or location and score, then the passage around what the answer took."""
     if not citations:
         return ""
     items = []
     for number, citation in enumerate(citations, start=1):
         snippet = snippet_of(citation["text"], quotes.get(number, []))
         items.append(
-            f'<li class="rl-source" data-file="{escape(citation["filename"])}" data-page="{citation["page"]}">'
+            f'<li class="rl-source" data-file="{escape(citation["filename"])}" data-page="{citation["page"]}"'
+            f' data-location="{escape(citation.get("location", ""))}">'
             f'<div class="rl-source-head"><span class="rl-ref">[{number}]</span> <b>{escape(citation["filename"])}</b>'
-            f' · page {citation["page"]} · score {citation["score"]:.2f}</div>'
+            f' · {escape(place_of(citation))} · score {citation["score"]:.2f}</div>'
             f'<div class="rl-snippet">{escape(snippet)}</div></li>'
         )
     return f'<h4>Sources</h4><ol class="rl-sources">{"".join(items)}</ol>'
@@ -188,9 +189,14 @@ def numbers_by_page(citations: list[dict]) -> list[list[int]]:
     return list(pages.values())
 
 
+def place_of(citation: dict) -> str:
+    """Where a citation is: its location (slide, sheet rows, heading path) where it has one, else its page."""
+    return citation.get("location") or f"page {citation['page']}"
+
+
 def page_caption(numbers: list[int], citation: dict) -> str:
     marks = "".join(f"[{number}]" for number in numbers)
-    return f"{marks} {citation['filename']}, page {citation['page']}"
+    return f"{marks} {citation['filename']}, {place_of(citation)}"
 
 
 CSS = """

@@ -15,14 +15,15 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
-from celery import Task
+from celery import Task, chord
 from celery.signals import worker_process_init
 
 from ragline.errors import ErrorCode, RaglineError
-from ragline.pipeline.extract import iter_pages, open_pdf, require_text
+from ragline.pipeline.extract import DocumentReader, ReadOptions, open_document, require_text
 from ragline.pipeline.index import bounded_parts, index_chunks, page_parts
 from ragline.recovery import sweep
-from ragline.domain import Chunk, chunk_id
+from ragline.domain import Chunk, PageText, chunk_id
+from ragline.pipeline.sniff import Format
 from ragline.pipeline.split import split_pages
 from ragline.providers.cached import CachedEmbedder
 from ragline.stores.background import BackgroundWriter
@@ -153,25 +154,119 @@ def purge_document_task(self: Task, collection: str, document_id: str) -> None:
 
 @app.task(name=names.PDF_READER_TASK, bind=True, base=IngestTask)
 def pdf_reader_task(self: Task, job_id: str) -> str:
-    """Extract the text of every page into Redis for the splitter."""
+    """Read the document's pages (a PDF's, or another format's sections) into Redis for the splitter.
+
+    Pages that need OCR (3-5 s each) are read here when they are few; when there are more than
+    RAGLINE_OCR_PAGES_PER_TASK, this task is replaced by page-range tasks, each with a time limit
+    derived from its page count and run by any ingest process, then one that gathers the pages.
+    """
     job = _load_job(job_id)
+    ocr_ranges: list[list[int]] = []
     with _stage(self, job, "extract"):
         data = runtime.artifacts.get_blob(job_id)
         if data is None:
             raise RaglineError(ErrorCode.INVALID_UPLOAD, "the uploaded file expired before ingest started; upload it again")
-        document = open_pdf(data)
-        annotate(pages=document.page_count, bytes=len(data))
-        runtime.jobs.update(job_id, pages_total=document.page_count)
-        pages = []
-        for page in iter_pages(document):
-            pages.append(page)
-            if page.page % PROGRESS_EVERY_PAGES == 0:
-                runtime.jobs.advance(job_id, pages_done=page.page)
-        document.close()
+        reader = _open(job, data)
+        try:
+            annotate(pages=reader.page_count, bytes=len(data), format=job.format)
+            runtime.jobs.update(job_id, pages_total=reader.page_count)
+            pages, deferred = _read_text_pages(job_id, reader)
+            per_task = runtime.settings.ocr_pages_per_task
+            if len(deferred) <= per_task:
+                pages += _read_ocr_pages(job_id, reader, deferred, done=len(pages))
+                pages.sort(key=lambda page: page.page)
+                require_text(pages)
+                runtime.artifacts.put_pages(job_id, pages)
+            else:
+                # Pages already read wait under range 0 for the OCR'd ones.
+                runtime.artifacts.put_part_pages(job_id, 0, pages)
+                ocr_ranges = [deferred[start : start + per_task] for start in range(0, len(deferred), per_task)]
+        finally:
+            reader.close()
+    if not ocr_ranges:
+        return job_id
+    annotate(ocr_ranges=len(ocr_ranges))
+    parts = [read_part_task.si(job_id, numbers).set(**_time_limits(len(numbers))) for numbers in ocr_ranges]
+    # The rest of the chain (split, index) follows the gathering task.
+    return self.replace(chord(parts, gather_pages_task.si(job_id)))
+
+
+@app.task(name=names.READ_PART_TASK, bind=True, base=IngestTask)
+def read_part_task(self: Task, job_id: str, numbers: list[int]) -> int:
+    """OCR the pages `numbers` (1-based) of a document whose extract step fanned out."""
+    job = _load_job(job_id)
+    with _stage(self, job, "ocr"):
+        data = runtime.artifacts.get_blob(job_id)
+        if data is None:
+            raise RaglineError(ErrorCode.INTERNAL, "the uploaded file expired before its pages were read")
+        reader = _open(job, data)
+        try:
+            pages = [reader.read_page(number, ocr=True) for number in numbers]
+        finally:
+            reader.close()
+        runtime.artifacts.put_part_pages(job_id, numbers[0], pages)
+        runtime.jobs.count_pages(job_id, len(pages), ocr=len(pages))
+    return len(pages)
+
+
+@app.task(name=names.GATHER_PAGES_TASK, bind=True, base=IngestTask)
+def gather_pages_task(self: Task, job_id: str) -> str:
+    """Every page range is read: the pages, in order, for the splitter."""
+    job = _load_job(job_id)
+    with _stage(self, job, "extract"):
+        pages = sorted((page for part in runtime.artifacts.get_part_pages(job_id).values() for page in part), key=lambda p: p.page)
+        if len(pages) != (runtime.jobs.get(job_id) or job).pages_total:
+            raise RaglineError(ErrorCode.INTERNAL, "pages of the document went missing between its reading tasks")
         require_text(pages)
-        runtime.jobs.advance(job_id, pages_done=len(pages))
         runtime.artifacts.put_pages(job_id, pages)
+        runtime.jobs.advance(job_id, pages_done=len(pages), pages_ocr=sum(page.ocr for page in pages))
     return job_id
+
+
+def _open(job: Job, data: bytes) -> DocumentReader:
+    settings = runtime.settings
+    options = ReadOptions(
+        ocr=settings.ocr,
+        ocr_languages=settings.ocr_languages,
+        ocr_dpi=settings.ocr_dpi,
+        pdf_tables=settings.pdf_tables == "auto",
+        max_archive_bytes=settings.max_archive_bytes,
+        max_archive_ratio=settings.max_archive_ratio,
+        max_sheet_cells=settings.max_sheet_cells,
+        max_image_pixels=settings.max_image_pixels,
+    )
+    return open_document(data, Format(job.format), options)
+
+
+def _read_text_pages(job_id: str, reader: DocumentReader) -> tuple[list[PageText], list[int]]:
+    """The pages that need no OCR, read now; the numbers of those that do, left for later."""
+    pages: list[PageText] = []
+    deferred: list[int] = []
+    for number in range(1, reader.page_count + 1):
+        if reader.needs_ocr(number):
+            deferred.append(number)
+            continue
+        pages.append(reader.read_page(number, ocr=False))
+        if len(pages) % PROGRESS_EVERY_PAGES == 0:
+            runtime.jobs.advance(job_id, pages_done=len(pages))
+    runtime.jobs.advance(job_id, pages_done=len(pages))
+    return pages, deferred
+
+
+def _read_ocr_pages(job_id: str, reader: DocumentReader, numbers: list[int], done: int) -> list[PageText]:
+    pages = []
+    for number in numbers:
+        pages.append(reader.read_page(number, ocr=True))
+        # Every OCR'd page shows on the bar: each takes seconds.
+        runtime.jobs.advance(job_id, pages_done=done + len(pages), pages_ocr=len(pages))
+    return pages
+
+
+def _time_limits(ocr_pages: int) -> dict[str, int]:
+    """A page-range task's limits, from its page count (RAGLINE_OCR_SECONDS_PER_PAGE each, plus a margin
+    for opening the document), instead of the task time limit sized for any step."""
+    hard = ocr_pages * runtime.settings.ocr_seconds_per_page + 60
+    return {"time_limit": hard, "soft_time_limit": hard - 30}
 
 
 @app.task(name=names.TEXT_SPLITTER_TASK, bind=True, base=IngestTask)

@@ -9,7 +9,8 @@ from fastapi.responses import JSONResponse
 from ragline.api.deps import CollectionName, DocumentId, ServiceDep
 from ragline.api.models import DocumentPublic, Problem, UploadPublic
 from ragline.api.service.documents import Accepted
-from ragline.api.uploads import read_pdf_upload
+from ragline.api.uploads import read_upload
+from ragline.pipeline.sniff import MEDIA_TYPES, Format
 
 router = APIRouter(prefix="/v1/collections/{collection}/documents", tags=["documents"])
 
@@ -37,8 +38,13 @@ UPLOAD_ERRORS = {status: {"model": Problem} for status in (400, 409, 413, 415, 4
     },
 )
 async def upload_document(collection: CollectionName, request: Request, service: ServiceDep) -> JSONResponse:
-    """Upload one PDF (multipart field `file`); ingest runs in the background. Poll `status_url`."""
-    upload = await read_pdf_upload(request, service.settings.max_upload_bytes, service.settings.max_multipart_parts)
+    """Upload one document (multipart field `file`); ingest runs in the background. Poll `status_url`.
+
+    Accepted, judged by the bytes and not the name: PDF, DOCX, PPTX, XLSX, CSV, HTML, Markdown, plain text
+    (UTF-8), EPUB, PNG, JPEG and TIFF. Anything else is a 415 `unsupported_format`; a file named .pdf
+    that is not a PDF, 415 `not_a_pdf`.
+    """
+    upload = await read_upload(request, service.settings.max_upload_bytes, service.settings.max_multipart_parts)
     accepted = await run_in_threadpool(service.documents.accept_upload, collection, upload.filename, upload.data)
     return upload_response(accepted)
 
@@ -58,12 +64,12 @@ def delete_document(collection: CollectionName, document_id: DocumentId, service
 @router.get(
     "/{document_id}/file",
     response_class=Response,
-    responses={200: {"content": {"application/pdf": {}}}, 404: {"model": Problem}},
+    responses={200: {"content": {media_type: {} for media_type in MEDIA_TYPES.values()}}, 404: {"model": Problem}},
 )
 def download_document(collection: CollectionName, document_id: DocumentId, service: ServiceDep) -> Response:
-    """The original PDF of an indexed document (the UI renders cited pages from it)."""
+    """The original file of an indexed document, as uploaded (the UI renders cited PDF pages from it)."""
     record, data = service.documents.document_file(collection, document_id)
-    return Response(data, media_type="application/pdf", headers=file_headers(record.filename))
+    return Response(data, media_type=Format(record.format).media_type, headers=file_headers(record.filename))
 
 
 def file_headers(filename: str) -> dict[str, str]:

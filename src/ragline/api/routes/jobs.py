@@ -66,6 +66,7 @@ def job_public(job: Job, waiting_for_worker: bool) -> JobPublic:
             chunks_done=job.chunks_done,
             chunks_total=job.chunks_total,
             chunks_embedded=job.chunks_embedded,
+            pages_ocr=job.pages_ocr,
         ),
         waiting_for_worker=waiting_for_worker,
         kind=job.kind,

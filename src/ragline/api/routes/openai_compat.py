@@ -97,7 +97,7 @@ def _conversation(messages: Sequence[ChatMessage]) -> tuple[str, tuple[tuple[str
 def _sources(citations: list[dict]) -> str:
     if not citations:
         return ""
-    lines = (f"[{number}] {c['filename']}, page {c['page']}" for number, c in enumerate(citations, start=1))
+    lines = (f"[{number}] {c['filename']}, {c.get('location') or 'page ' + str(c['page'])}" for number, c in enumerate(citations, start=1))
     return "\n\nSources:\n" + "\n".join(lines)
 
 

@@ -11,7 +11,7 @@ from ragline.api.service.admission import Admission
 from ragline.api.uploads import clean_filename
 from ragline.domain import ACTIVE_STATES, DocumentRecord
 from ragline.errors import ErrorCode, RaglineError
-from ragline.pipeline.sniff import looks_like_pdf
+from ragline.pipeline.sniff import detect_format
 from ragline.stores.bundle import Stores
 from ragline.stores.jobs import Job, new_job_id
 from ragline.tasks import names
@@ -38,10 +38,7 @@ class DocumentService:
     def accept_upload(self, collection: str, filename: str, data: bytes) -> Accepted:
         """Record the upload and start its ingest chain, unless the collection already has these bytes."""
         stores = self._stores
-        if not data:
-            raise RaglineError(ErrorCode.EMPTY_UPLOAD, "the file is empty")
-        if not looks_like_pdf(data):
-            raise RaglineError(ErrorCode.NOT_A_PDF, "the file is not a PDF (no %PDF- header), whatever its name")
+        kind = detect_format(data, filename)
         stores.index.check_model(collection, self._settings.embedding_model_name)
         document_id = hashlib.sha256(data).hexdigest()
 
@@ -57,8 +54,10 @@ class DocumentService:
             # The record outlived its job (expired): ingest again, unless another upload already does.
             replaces = existing.job_id
 
-        job = Job(job_id=new_job_id(), document_id=document_id, collection=collection, filename=filename)
-        record = DocumentRecord(document_id=document_id, filename=filename, job_id=job.job_id, size_bytes=len(data))
+        job = Job(job_id=new_job_id(), document_id=document_id, collection=collection, filename=filename, format=kind.value)
+        record = DocumentRecord(
+            document_id=document_id, filename=filename, job_id=job.job_id, size_bytes=len(data), format=kind.value
+        )
         # One atomic step decides between concurrent uploads of the same bytes (the others get the
         # winner's job, whatever the queue's state), and charges the tenant's quota.
         claim = stores.documents.claim(collection, record, stores.quota, replaces=replaces)

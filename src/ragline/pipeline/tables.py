@@ -1,0 +1,96 @@
+"""Tables as Markdown: written by every reader that finds one, recognised again by the splitter, which
+cuts a long table between rows and repeats its header in every chunk, so a cell's row keeps the
+column names that say what the cell means."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+_SEPARATOR = re.compile(r"^\|(?:\s*:?-{3,}:?\s*\|)+\s*$")
+
+
+def markdown_table(rows: Sequence[Sequence[object]]) -> str:
+    """Rows (the first one the header) as a GitHub-flavoured Markdown table; empty rows are dropped.
+
+    >>> print(markdown_table([["State", "Permit"], ["Alabama", 18870]]))
+    | State | Permit |
+    | --- | --- |
+    | Alabama | 18870 |
+    """
+    cells = [[_cell(value) for value in row] for row in rows]
+    cells = [row for row in cells if any(row)]
+    if not cells:
+        return ""
+    width = max(len(row) for row in cells)
+    lines = ["| " + " | ".join(row + [""] * (width - len(row))) + " |" for row in cells]
+    lines.insert(1, "|" + " --- |" * width)
+    return "\n".join(lines)
+
+
+def _cell(value: object) -> str:
+    text = "" if value is None else str(value)
+    # A pipe or a line break inside a cell would end it early.
+    return " ".join(text.replace("|", "\\|").split())
+
+
+@dataclass(frozen=True)
+class Block:
+    """A run of prose, or a Markdown table (header and separator lines, then its rows)."""
+
+    text: str
+    header: str = ""
+    rows: tuple[str, ...] = ()
+
+    @property
+    def is_table(self) -> bool:
+        return bool(self.header)
+
+
+def blocks(text: str) -> Iterator[Block]:
+    """Cut text into prose and the Markdown tables in it, in order.
+
+    >>> [b.is_table for b in blocks("Intro.\\n| a | b |\\n| --- | --- |\\n| 1 | 2 |\\nAfter.")]
+    [False, True, False]
+    """
+    lines = text.split("\n")
+    prose: list[str] = []
+    i = 0
+    while i < len(lines):
+        if lines[i].startswith("|") and i + 1 < len(lines) and _SEPARATOR.match(lines[i + 1]):
+            end = i + 2
+            while end < len(lines) and lines[end].startswith("|"):
+                end += 1
+            if prose:
+                yield Block("\n".join(prose))
+                prose = []
+            header = lines[i] + "\n" + lines[i + 1]
+            yield Block("\n".join(lines[i:end]), header=header, rows=tuple(lines[i + 2 : end]))
+            i = end
+        else:
+            prose.append(lines[i])
+            i += 1
+    if prose:
+        yield Block("\n".join(prose))
+
+
+def table_pieces(block: Block, size: int) -> list[str]:
+    """A table in pieces of at most `size` characters where rows allow, each starting with the header.
+
+    >>> table = next(blocks("| k | v |\\n| --- | --- |\\n| a | 1 |\\n| b | 2 |"))
+    >>> table_pieces(table, 40)
+    ['| k | v |\\n| --- | --- |\\n| a | 1 |', '| k | v |\\n| --- | --- |\\n| b | 2 |']
+    """
+    pieces: list[str] = []
+    current: list[str] = []
+    length = len(block.header)
+    for row in block.rows:
+        if current and length + 1 + len(row) > size:
+            pieces.append("\n".join([block.header, *current]))
+            current, length = [], len(block.header)
+        current.append(row)
+        length += 1 + len(row)
+    if current or not pieces:
+        pieces.append("\n".join([block.header, *current]))
+    return pieces
