@@ -98,5 +98,5 @@ def test_sources_and_captions_name_the_location_of_formats_without_pages() -> No
     citation = {"filename": "deck.pptx", "page": 3, "score": 0.5, "text": "Slide text.", "location": "slide 3: Results"}
     html = sources_html([citation], {})
     assert 'data-location="slide 3: Results"' in html and "slide 3: Results · score 0.50" in html
-    assert page_caption(2, citation) == "[2] deck.pptx, slide 3: Results"
-    assert page_caption(1, {"filename": "a.pdf", "page": 4, "location": ""}) == "[1] a.pdf, page 4"
+    assert page_caption([2, 4], citation) == "[2][4] deck.pptx, slide 3: Results"
+    assert page_caption([1], {"filename": "a.pdf", "page": 4, "location": ""}) == "[1] a.pdf, page 4"
