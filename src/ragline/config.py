@@ -199,6 +199,13 @@ class Settings(BaseSettings):
         description="vector: embedding similarity only; hybrid: BM25 and vectors fused by reciprocal rank "
         "(bench/eval.py measured both; see the README's Answer quality section).",
     )
+    lexical_cache_bytes: int = Field(
+        default=512 * 1024 * 1024,
+        ge=0,
+        description="Memory each query process may give to BM25 indexes of collections (least recently used "
+        "out first; one collection bigger than this is still held while asked). About 60 MB per 100,000 "
+        "chunks of 1,000 characters (bench/scale.py).",
+    )
     hybrid_candidates: int = Field(default=20, ge=1, le=200, description="Hits per retriever before fusion.")
     # Ref: Cormack, Clarke and Buettcher (SIGIR 2009), "Reciprocal rank fusion outperforms Condorcet
     # and individual rank learning methods": k = 60.

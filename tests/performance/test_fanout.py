@@ -42,7 +42,7 @@ def test_page_ranges_fan_out_and_store_what_a_serial_run_stores(api: httpx.Clien
     assert ranges == parts
 
     document_id = job["document_id"]
-    entries = VectorIndex(stack.chroma_url).lexical_entries(stored("fanout"))
+    entries = VectorIndex(stack.chroma_url).lexical_entries(stored("fanout"), document_id)
     by_id = {entry.chunk_id: (entry.document_id, entry.page, entry.text) for entry in entries}
     # The same chunks under the same ids, pages and texts, in the same order (ids carry page and index).
     assert len(entries) == len(by_id) == len(serial)

@@ -6,7 +6,9 @@ Run with: python -m ragline.api --host 0.0.0.0 --port 8000 (uvicorn with the bou
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -20,11 +22,17 @@ from ragline.api.routes import archives, documents, health, jobs, openai_compat,
 from ragline.api.service import RaglineService
 from ragline.api.uploads import MULTIPART_OVERHEAD_BYTES
 from ragline.config import Settings, get_settings
+from ragline.stores.documents import DocumentRegistry
 from ragline.stores.health import DependencyProbe
 from ragline.stores.legacy_files import move_legacy_files_logged
 from ragline.stores.queues import QueueLengthCollector
+from ragline.stores.redis_client import UNAVAILABLE_ERRORS as REDIS_UNAVAILABLE
 from ragline.tasks import names
 from ragline.telemetry.api import install_api_telemetry
+
+logger = logging.getLogger(__name__)
+
+COLLECTION_SETS_RETRY_SECONDS = 5.0
 
 
 @asynccontextmanager
@@ -38,10 +46,24 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     threading.Thread(
         target=move_legacy_files_logged, args=(stores.redis, stores.blobs), name="move-legacy-files", daemon=True
     ).start()
+    threading.Thread(target=_fill_collection_sets, args=(stores.documents,), name="fill-collection-sets", daemon=True).start()
     try:
         yield
     finally:
         await asyncio.to_thread(probe.stop)
+
+
+def _fill_collection_sets(documents: DocumentRegistry) -> None:
+    """Collections recorded before the per-tenant sets existed get listed too: one scan per deployment,
+    at start, instead of one per /v1/models. Retried while Redis is away."""
+    while True:
+        try:
+            if listed := documents.fill_collection_sets():
+                logger.info("collections sets filled collections=%s", listed)
+            return
+        except REDIS_UNAVAILABLE as exc:
+            logger.warning("collections sets not filled yet, redis unavailable error=%s", exc)
+            time.sleep(COLLECTION_SETS_RETRY_SECONDS)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

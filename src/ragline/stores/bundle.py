@@ -9,6 +9,7 @@ from ragline.stores.artifacts import ArtifactStore
 from ragline.stores.blobs import BlobStore, create_blob_store
 from ragline.stores.documents import DocumentRegistry, Quota
 from ragline.stores.jobs import JobStore
+from ragline.stores.lexical import LexicalStore
 from ragline.stores.redis_client import connect
 from ragline.stores.vectors import VectorIndex
 from ragline.stores.workers import WorkerRegistry
@@ -46,6 +47,10 @@ class Stores:
     @cached_property
     def blobs(self) -> BlobStore:
         return create_blob_store(self.settings)
+
+    @cached_property
+    def lexical(self) -> LexicalStore:
+        return LexicalStore(self.redis, self.blobs)
 
     @cached_property
     def workers(self) -> WorkerRegistry:

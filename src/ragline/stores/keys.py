@@ -91,6 +91,31 @@ def documents(collection: str) -> str:
     return f"{PREFIX}:docs:{collection}"
 
 
+def collections(tenant: str) -> str:
+    """Set: internal names of the tenant's collections that hold at least one document record."""
+    return f"{PREFIX}:collections:{tenant}"
+
+
+def collections_indexed() -> str:
+    """String: set once every tenant's collections set has been filled from the documents hashes."""
+    return f"{PREFIX}:migrated:collections"
+
+
+def lexical_manifest(collection: str) -> str:
+    """Hash: document id -> version of its lexical index segment in the blob store."""
+    return f"{PREFIX}:lexical:{collection}"
+
+
+def lexical_generation(collection: str) -> str:
+    """Counter bumped with every change to the collection's lexical manifest."""
+    return f"{PREFIX}:lexgen:{collection}"
+
+
+def lexical_backfilled() -> str:
+    """String: set once every document indexed before lexical segments existed has one."""
+    return f"{PREFIX}:migrated:lexical"
+
+
 def generation(collection: str) -> str:
     """Counter bumped by every ingest or delete in the collection, so cached answers go stale."""
     return f"{PREFIX}:gen:{collection}"

@@ -32,7 +32,7 @@ from ragline.telemetry.tracing import annotate
 # Errors that mean "the Chroma server is not there right now" (worth a retry), not "the request is wrong".
 UNAVAILABLE_ERRORS = (httpx.TransportError, ConnectionError)
 CHROMA_PREFIX = "ragline-"
-# Chunks per request when reading a whole collection (for the lexical index).
+# Chunks per request when reading all of a document's chunks (for its lexical segment).
 READ_PAGE_SIZE = 1000
 DEFAULT_TIMEOUT_SECONDS = 30.0
 CONNECT_TIMEOUT_SECONDS = 5.0
@@ -259,19 +259,21 @@ class VectorIndex:
 
     @vector_store_call("get")
     @_guarded
-    def lexical_entries(self, collection: str) -> list[LexicalEntry]:
-        """Every chunk of the collection with its text, read in pages, for an in-memory lexical index."""
+    def lexical_entries(self, collection: str, document_id: str) -> list[LexicalEntry]:
+        """Every chunk of one document with its text, in reading order, read in pages (for its lexical segment)."""
         target = self._find(collection)
-        entries: list[LexicalEntry] = []
+        rows: list[tuple[int, int, LexicalEntry]] = []
         while target is not None:
-            result = target.get(include=["documents", "metadatas"], limit=READ_PAGE_SIZE, offset=len(entries))
-            entries.extend(
-                LexicalEntry(chunk_id, str(metadata["document_id"]), int(metadata["page"]), text or "")
+            result = target.get(
+                where={"document_id": document_id}, include=["documents", "metadatas"], limit=READ_PAGE_SIZE, offset=len(rows)
+            )
+            rows.extend(
+                (int(metadata["page"]), int(metadata["chunk"]), LexicalEntry(chunk_id, document_id, int(metadata["page"]), text or ""))
                 for chunk_id, text, metadata in zip(result["ids"], result["documents"], result["metadatas"], strict=True)
             )
             if len(result["ids"]) < READ_PAGE_SIZE:
                 break
-        return entries
+        return [entry for _, _, entry in sorted(rows, key=lambda row: row[:2])]
 
     @vector_store_call("get")
     @_guarded

@@ -19,6 +19,8 @@ FINISH_INGEST_TASK = "finish_ingest_task"
 # Fills a collection from an uploaded archive; runs on the ingest workers (no model needed, but they
 # share the blob store and the vector store with the API).
 IMPORT_ARCHIVE_TASK = "import_archive_task"
+# Once per deployment: lexical segments for documents indexed before segments existed.
+BACKFILL_LEXICAL_TASK = "backfill_lexical_task"
 QUERY_TASK = "query_task"
 ADD_NUMBERS_TASK = "add_numbers"
 DIVIDE_NUMBERS_TASK = "divide_numbers"
@@ -27,7 +29,7 @@ DIVIDE_NUMBERS_TASK = "divide_numbers"
 # other task's arguments (a question, chat history, a collection name) are shown as '<redacted>'.
 OPAQUE_ARGUMENT_TASKS = frozenset(
     {PDF_READER_TASK, TEXT_SPLITTER_TASK, VECTORSTORE_TASK, INDEX_PART_TASK, FINISH_INGEST_TASK,
-     READ_PART_TASK, GATHER_PAGES_TASK, IMPORT_ARCHIVE_TASK, ADD_NUMBERS_TASK, DIVIDE_NUMBERS_TASK}
+     READ_PART_TASK, GATHER_PAGES_TASK, IMPORT_ARCHIVE_TASK, BACKFILL_LEXICAL_TASK, ADD_NUMBERS_TASK, DIVIDE_NUMBERS_TASK}
 )
 
 TASK_QUEUES = {
@@ -40,6 +42,7 @@ TASK_QUEUES = {
     INDEX_PART_TASK: INGEST_QUEUE,
     FINISH_INGEST_TASK: INGEST_QUEUE,
     IMPORT_ARCHIVE_TASK: INGEST_QUEUE,
+    BACKFILL_LEXICAL_TASK: INGEST_QUEUE,
     QUERY_TASK: QUERY_QUEUE,
     ADD_NUMBERS_TASK: DEFAULT_QUEUE,
     DIVIDE_NUMBERS_TASK: DEFAULT_QUEUE,

@@ -63,6 +63,14 @@ def record_answer(
     annotate(grounded=grounded, citations=citations, best_score=best_score if best_score is not None else -1.0)
 
 
+def record_lexical_follow(segments_loaded: int, index_bytes: int) -> None:
+    """A query process brought its lexical indexes in step with the manifests: what it read, what it holds."""
+    measured = metrics()
+    measured.lexical_segments_loaded.inc(segments_loaded)
+    measured.lexical_index_bytes.set(index_bytes)
+    annotate(lexical_segments_loaded=segments_loaded, lexical_index_bytes=index_bytes)
+
+
 def vector_store_call(operation: str) -> Callable[[F], F]:
     """Decorate a vector store method whose first argument is the collection: a client span and
     `ragline_vector_store_duration_seconds{operation}` per call."""

@@ -149,6 +149,17 @@ class Metrics:
             buckets=CALL_BUCKETS,
             registry=registry,
         )
+        self.lexical_segments_loaded = Counter(
+            "ragline_lexical_segments_loaded",
+            "Lexical index segments (one per document) query processes read from the blob store.",
+            registry=registry,
+        )
+        self.lexical_index_bytes = Gauge(
+            "ragline_lexical_index_bytes",
+            "Memory the query processes' BM25 indexes hold (bounded by RAGLINE_LEXICAL_CACHE_BYTES each).",
+            multiprocess_mode="livesum",
+            registry=registry,
+        )
 
     def start_at_zero(self, queue: str | None, tasks: Iterable[str] = ()) -> None:
         """Create the label sets this process will use, at zero, before any event.

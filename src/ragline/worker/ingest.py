@@ -16,18 +16,19 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 from celery import Task, chord
-from celery.signals import worker_process_init
+from celery.signals import worker_process_init, worker_ready
 
 from ragline.errors import ErrorCode, RaglineError
 from ragline.pipeline.extract import DocumentReader, ReadOptions, open_document, require_text
 from ragline.pipeline.index import bounded_parts, index_chunks, page_parts
 from ragline.recovery import sweep
-from ragline.domain import Chunk, PageText, chunk_id
+from ragline.domain import Chunk, LexicalEntry, PageText, chunk_id
 from ragline.pipeline.sniff import Format
 from ragline.pipeline.split import split_pages
 from ragline.providers.cached import CachedEmbedder
 from ragline.stores.background import BackgroundWriter
 from ragline.stores.embeddings import EmbeddingCache
+from ragline.stores import keys
 from ragline.stores.jobs import Job
 from ragline.stores.portability import discard_staged, finish_import, records_of, release_imported, verify_staged, write_staged
 from ragline.stores.redis_client import UNAVAILABLE_ERRORS as REDIS_UNAVAILABLE
@@ -38,6 +39,7 @@ from ragline.telemetry.worker import install_worker_telemetry, setup_worker_proc
 from ragline.tasks import names
 from ragline.tasks.celery_app import make_celery
 from ragline.tasks.flows import resend
+from ragline.worker.lexical import backfill, put_segment, write_segments
 from ragline.worker.presence import instance_name, track_presence
 from ragline.worker.runtime import WorkerRuntime
 
@@ -117,6 +119,7 @@ def _fail(job: Job, code: str, detail: str) -> None:
     runtime.jobs.fail(job.job_id, code, detail)
     # The job keeps the reason; the collection lists only documents it holds or is ingesting.
     runtime.documents.remove(job.collection, job.document_id)
+    runtime.lexical.remove(job.collection, job.document_id)
     runtime.artifacts.discard(job.job_id)
     # A half-indexed document must not answer questions: its chunks go now, or once Chroma is back.
     purge_document_task.delay(job.collection, job.document_id)
@@ -128,6 +131,7 @@ def _fail_import(job: Job, code: str, detail: str) -> None:
     logger.warning("import failed job_id=%s collection=%s code=%s detail=%s", job.job_id, job.collection, code, detail)
     runtime.jobs.fail(job.job_id, code, detail)
     for document_id in release_imported(runtime, job.job_id, job.collection):
+        runtime.lexical.remove(job.collection, document_id)
         purge_document_task.delay(job.collection, document_id)
     discard_staged(runtime, job.job_id)
 
@@ -150,6 +154,27 @@ def purge_document_task(self: Task, collection: str, document_id: str) -> None:
         if exc.code is not ErrorCode.DEPENDENCY_UNAVAILABLE:
             raise
         raise self.retry(exc=exc, countdown=min(2 ** min(self.request.retries, 6), PURGE_MAX_BACKOFF_SECONDS)) from exc
+
+
+@worker_ready.connect
+def _backfill_once(**_: object) -> None:
+    if not runtime.redis.exists(keys.lexical_backfilled()):
+        backfill_lexical_task.delay()
+
+
+@app.task(name=names.BACKFILL_LEXICAL_TASK, bind=True, max_retries=None)
+def backfill_lexical_task(self: Task) -> int:
+    """Segments for the documents indexed before lexical segments existed (an upgraded deployment),
+    read once from Chroma; until then hybrid search ranks those documents by their vectors alone."""
+    try:
+        written = backfill(runtime.documents, runtime.index, runtime.lexical, runtime.documents.scan_collections())
+    except RaglineError as exc:
+        if exc.code is not ErrorCode.DEPENDENCY_UNAVAILABLE:
+            raise
+        raise self.retry(exc=exc, countdown=PURGE_MAX_BACKOFF_SECONDS) from exc
+    runtime.redis.set(keys.lexical_backfilled(), 1)
+    logger.info("lexical segments backfilled documents=%s", written)
+    return written
 
 
 @app.task(name=names.PDF_READER_TASK, bind=True, base=IngestTask)
@@ -313,6 +338,7 @@ def vectorstore_task(self: Task, job_id: str) -> str:
         for start, stop in parts:
             _index_range(job, chunks, start, stop)
         _drop_stale_chunks(job, chunks)
+        _index_words(job, chunks)
         # Inside the stage: a blob store that is away retries the step, as Chroma does, before the job is done.
         runtime.artifacts.keep_file(job.job_id, job.collection, job.document_id)
     _mark_done(job, len(chunks))
@@ -360,6 +386,7 @@ def import_archive_task(self: Task, job_id: str) -> str:
         runtime.documents.claim_all(job.collection, records_of(manifest, job_id), runtime.quota, job_id)
     with _stage(self, job, "write"):
         write_staged(runtime, job_id, job.collection, manifest, on_chunks=_chunk_counter(job_id))
+        write_segments(runtime.index, runtime.lexical, job.collection, records_of(manifest, job_id))
     finish_import(runtime, job_id, job.collection, manifest)
     return job_id
 
@@ -391,6 +418,7 @@ def finish_ingest_task(self: Task, job_id: str, attempt: str | None = None) -> s
     with _stage(self, job, "finish"):
         chunks = _stored_chunks(job_id)
         _drop_stale_chunks(job, chunks)
+        _index_words(job, chunks)
         # Inside the stage: a blob store that is away retries the step, as Chroma does, before the job is done.
         runtime.artifacts.keep_file(job.job_id, job.collection, job.document_id)
     _mark_done(job, len(chunks))
@@ -433,6 +461,12 @@ def _drop_stale_chunks(job: Job, chunks: Sequence[Chunk]) -> None:
     current = {chunk_id(job.document_id, chunk) for chunk in chunks}
     stale = [cid for cid in runtime.index.chunk_ids(job.collection, job.document_id) if cid not in current]
     runtime.index.delete_chunks(job.collection, stale)
+
+
+def _index_words(job: Job, chunks: Sequence[Chunk]) -> None:
+    """The document's lexical segment: its words match in every query process from the next question on."""
+    entries = [LexicalEntry(chunk_id(job.document_id, chunk), job.document_id, chunk.page, chunk.text) for chunk in chunks]
+    put_segment(runtime.lexical, job.collection, job.document_id, job.job_id, entries)
 
 
 def _mark_done(job: Job, chunk_count: int) -> None:

@@ -15,7 +15,6 @@ from celery.signals import worker_process_init
 
 from ragline.domain import Embedder, PassageFilter
 from ragline.errors import ErrorCode, RaglineError
-from ragline.pipeline.lexical import LexicalIndex
 from ragline.pipeline.answer import Generate
 from ragline.pipeline.query import QueryOptions, answer_question
 from ragline.pipeline.rerank import Rerank, llm_rerank, scored_rerank, sentence_rerank
@@ -182,25 +181,11 @@ def _reranker(embedder: Embedder, generate: Generate | None) -> Rerank | None:
     return None
 
 
-# This process's BM25 index per collection, with the generation it was built at: rebuilt after any
-# ingest or delete in the collection, reused otherwise.
-_lexical: dict[str, tuple[int, LexicalIndex]] = {}
-
-
-def _lexical_index(collection: str) -> LexicalIndex:
-    generation = runtime.documents.generation(collection)
-    built = _lexical.get(collection)
-    if built is None or built[0] != generation:
-        built = (generation, LexicalIndex(runtime.index.lexical_entries(collection)))
-        _lexical[collection] = built
-        logger.info("lexical index built collection=%s generation=%s chunks=%s", collection, generation, len(built[1]))
-    return built[1]
-
-
 def _retriever(collection: str, embedder: Embedder) -> Retriever:
     def lexical_search(question: str, n: int, passage_filter: PassageFilter) -> list[str]:
-        keep = (lambda entry: passage_filter.matches(entry.document_id, entry.page)) if passage_filter else None
-        return _lexical_index(collection).search(question, n, keep)
+        # Kept in step with the collection's segments (stores/lexical.py), never rebuilt here.
+        index = runtime.lexical_indexes.get(collection)
+        return index.search(question, n, passage_filter.document_ids, passage_filter.page_ranges)
 
     return Retriever(
         vector_search=lambda vector, n, passage_filter: runtime.index.query(collection, embedder.name, vector, n, passage_filter),

@@ -7,6 +7,7 @@ from functools import cached_property
 from ragline.domain import Embedder
 from ragline.providers.embeddings import create_embedder
 from ragline.stores.bundle import Stores
+from ragline.worker.lexical import LexicalIndexes
 from ragline.stores.parts import PartPlan
 
 
@@ -16,6 +17,10 @@ class WorkerRuntime(Stores):
     @cached_property
     def embedder(self) -> Embedder:
         return create_embedder(self.settings)
+
+    @cached_property
+    def lexical_indexes(self) -> LexicalIndexes:
+        return LexicalIndexes(self.lexical, self.settings.lexical_cache_bytes)
 
     @cached_property
     def parts(self) -> PartPlan:

@@ -33,7 +33,7 @@ from ragline.api.routes.query import SSE_HEADERS, sse
 from ragline.api.service.questions import OpenQuery, QuestionService
 from ragline.errors import ErrorCode, RaglineError
 from ragline.telemetry.tracing import current_trace_id
-from ragline.tenancy import belongs, display, scope
+from ragline.tenancy import display, scope
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
 
@@ -41,7 +41,7 @@ router = APIRouter(prefix="/v1", tags=["openai-compatible"])
 @router.get("/models", response_model=ModelsPublic)
 def list_models(service: ServiceDep, caller: PrincipalDep) -> ModelsPublic:
     """The caller's collections that hold documents, as OpenAI models."""
-    names = [display(name) for name in service.documents.list_collections() if belongs(name, caller.tenant)]
+    names = [display(name) for name in service.documents.list_collections(caller.tenant)]
     return ModelsPublic(data=[ModelPublic(id=name) for name in names])
 
 

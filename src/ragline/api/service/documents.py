@@ -111,9 +111,9 @@ class DocumentService:
     def list_documents(self, collection: str) -> list[DocumentRecord]:
         return self._stores.documents.list(collection)
 
-    def list_collections(self) -> list[str]:
-        """Internal (tenant-scoped) names of the collections that hold documents."""
-        return self._stores.documents.collections()
+    def list_collections(self, tenant: str) -> list[str]:
+        """Internal (tenant-scoped) names of the tenant's collections that hold documents (from its set: no scan)."""
+        return self._stores.documents.collections(tenant)
 
     def delete_document(self, collection: str, document_id: str) -> None:
         stores = self._stores
@@ -123,6 +123,7 @@ class DocumentService:
         if record.state in ACTIVE_STATES:
             raise RaglineError(ErrorCode.DOCUMENT_BUSY, "the document is still being ingested; delete it when its job ends")
         stores.index.delete_document(collection, document_id)
+        stores.lexical.remove(collection, document_id)
         stores.artifacts.delete_file(collection, document_id)
         stores.documents.remove(collection, document_id)
         stores.documents.bump_generation(collection)
