@@ -194,11 +194,17 @@ def uncached_load(query_processes: int, seconds: int, connections: int) -> bool:
             script.write_text(UNCACHED_SCRIPT % ", ".join(json.dumps(q) for q in QUESTIONS))
             # Warm-up: models loaded in every query process, the BM25 index built, the passages'
             # sentence vectors cached; as a running service has them.
+            with httpx.Client(base_url=stack.api_url, timeout=120) as api:
+                for question in QUESTIONS:
+                    api.post("/v1/collections/load/query", json={"question": f"{question} (warm-up)"}).raise_for_status()
             run_wrk(stack.api_url, script, connections, 5)
             before, load_before = cpu_seconds(stack), os.getloadavg()[0]
             result = run_wrk(stack.api_url, script, connections, seconds)
             after = cpu_seconds(stack)
     busy = {name: (after[name] - before.get(name, 0.0)) / result.seconds for name in after}
+    # CPU seconds per question: what a query process sustains when it has a core to itself, whatever
+    # else shares this machine (a starved run is slow, but each question still costs the same work).
+    per_question = {name: value / max(result.per_second, 1e-9) for name, value in busy.items()}
     print(
         f"uncached, {query_processes} query process{'es' if query_processes > 1 else ''}, {connections} connections: "
         f"{result.per_second:.1f} questions/s ({result.requests} in {result.seconds:.1f} s); latency ms p50 {result.p50_ms:.1f}  "
@@ -208,6 +214,12 @@ def uncached_load(query_processes: int, seconds: int, connections: int) -> bool:
         f"  CPU cores busy per service (of {os.cpu_count()}; load average {load_before:.1f} before the run): "
         + ", ".join(f"{name} {value:.2f}" for name, value in sorted(busy.items(), key=lambda item: -item[1]))
         + f"; all services {sum(busy.values()):.2f}"
+    )
+    print(
+        "  CPU ms per question: " + ", ".join(f"{name} {value * 1000:.1f}" for name, value in sorted(per_question.items(), key=lambda item: -item[1]))
+        + f"; bounds: the query process{'es' if query_processes > 1 else ''} with a core each, about "
+        + f"{query_processes / max(per_question.get('query-worker', 0), 1e-9):.0f} questions/s; all services on {os.cpu_count()} cores, "
+        + f"about {os.cpu_count() / max(sum(per_question.values()), 1e-9):.0f}"
     )
     return not (result.socket_errors or result.status_errors)
 

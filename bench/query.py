@@ -168,10 +168,12 @@ def main() -> None:
                 stage_timings.append(response.json()["timings"])
 
             cache = redis.Redis.from_url(stack.redis_url)
-            timed(ask, questions(5))  # warm-up: model, lexical index, connections
+            # Warm-up (model, lexical index, connections, the passages' sentence vectors), with texts
+            # none of the timed runs asks again.
+            timed(ask, questions(5, offset=10**6))
             stage_timings.clear()
             service = timed(ask, questions(args.queries))
-            profile = {stage: statistics.median(t[stage] * 1000 for t in stage_timings) for stage in stage_timings[0]}
+            profile = {stage: statistics.median(t[stage] * 1000 for t in stage_timings) for stage in ("embed", "retrieve", "answer", "total")}
             hybrid = timed(lambda q: ask(q, "hybrid"), questions(args.queries, offset=args.queries))
             cold = timed_after(ask, questions(args.queries, offset=2 * args.queries), before=lambda: empty_embedding_cache(cache))
             ask(TOPICS[0])
@@ -193,7 +195,7 @@ def main() -> None:
                 retrieval="vector",
                 mode="extractive",
             )
-            timed(lambda q: answer_question(q, embedder, retriever, options), questions(5))
+            timed(lambda q: answer_question(q, embedder, retriever, options), questions(5, offset=10**6))
             in_process = timed(lambda q: answer_question(q, embedder, retriever, options), questions(args.queries))
             cache.close()
             api_enqueue, bare_enqueue = enqueue_throughput(stack, args.enqueue_seconds, Path(data_dir))
@@ -217,8 +219,9 @@ def main() -> None:
           f"cold sentence vectors / warm p50: {statistics.median(cold) / p50:.2f}")
     print(f"service / in-process p50: {statistics.median(service) / statistics.median(in_process):.2f} (target <= 1.5)")
     print(f"cached answer p50: {statistics.median(cached):.1f} ms (target < 5 ms)")
+    ratio = f"{api_enqueue / bare_enqueue:.2f}" if bare_enqueue else "n/a"
     print(f"enqueue, req/s with 50 connections: API POST /add {api_enqueue:.0f}, bare FastAPI + Celery {bare_enqueue:.0f}; "
-          f"ratio {api_enqueue / bare_enqueue:.2f} (target >= 0.8)")
+          f"ratio {ratio} (target >= 0.8)")
 
 
 if __name__ == "__main__":
