@@ -16,6 +16,8 @@ from ragline.stores.vectors import VectorIndex
 from tests import documents
 from tests.conftest import REPO, stored, upload, wait_for_job
 
+pytestmark = pytest.mark.integration
+
 DOCUMENTS = REPO / "samples" / "documents"
 SCANNED = "scanned_wikipedia_ocr_page_no_text.pdf"
 COLLECTION = "formats"

@@ -6,6 +6,8 @@ from ragline.errors import ErrorCode, RaglineError
 from ragline.pipeline.extract import ReadOptions, normalize_text, open_document, open_pdf, require_text
 from ragline.pipeline.sniff import Format
 
+pytestmark = pytest.mark.unit
+
 
 def _read(samples: Path, name: str) -> bytes:
     return (samples / name).read_bytes()

@@ -12,6 +12,8 @@ from ragline.pipeline.sniff import detect_format
 from ragline.pipeline.split import split_pages
 from tests import documents
 
+pytestmark = pytest.mark.unit
+
 W_MAIN = b'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
 
 

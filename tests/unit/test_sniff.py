@@ -8,6 +8,8 @@ from ragline.errors import ErrorCode, RaglineError
 from ragline.pipeline.sniff import Format, detect_format
 from tests import documents
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize(
     ("make", "name", "kind"),
