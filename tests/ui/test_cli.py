@@ -14,7 +14,7 @@ import pytest
 
 from ragline.client import RaglineClient
 from ragline.localstack import LocalStack
-from tests.conftest import free_ports
+from tests.conftest import REPO, free_ports
 from tests.ui.conftest import API_KEY
 
 WORLD = "world_population_wikipedia.pdf"
@@ -115,3 +115,20 @@ def test_an_unreachable_api_exits_3(command: list[str]) -> None:
     result = ragline(None, *command, "--api-url", f"http://127.0.0.1:{free_ports().api}")
     assert result.returncode == 3
     assert "cannot reach the API" in result.stderr
+
+
+def test_other_formats_through_the_cli_are_cited_by_location(stack: LocalStack) -> None:
+    """A PPTX and a Markdown file, uploaded by `ragline ingest`, answered with the slide and the heading."""
+    documents = REPO / "samples" / "documents"
+    deck, chapter = documents / "pride_and_prejudice_ch1-2.pptx", documents / "art_of_public_speaking_ch2.md"
+    ingest = ragline(stack, "ingest", str(deck), str(chapter), "-c", "cli-formats")
+    assert ingest.returncode == 0, ingest.stdout + ingest.stderr
+    rows = {line.split("│")[1].strip(): line for line in ingest.stdout.splitlines() if line.startswith("│")}
+    assert "done" in rows[deck.name] and "12" in rows[deck.name]
+    answer = ragline(stack, "ask", "Who has taken Netherfield Park?", "-c", "cli-formats", "--json")
+    assert answer.returncode == 0, answer.stderr
+    citations = json.loads(answer.stdout)["citations"]
+    assert any(c["filename"] == deck.name and c["location"].startswith("slide ") for c in citations), citations
+    table = ragline(stack, "ask", "What is the cardinal and most common sin of the public speaker?", "-c", "cli-formats")
+    assert table.returncode == 0, table.stderr
+    assert "Chapter II: The Sin of Monotony" in table.stdout
