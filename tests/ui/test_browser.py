@@ -16,7 +16,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from ragline.client import RaglineClient
 from ragline.localstack import LocalStack
-from tests.conftest import ARTIFACTS
+from tests.conftest import ARTIFACTS, REPO
 from tests.ui.conftest import API_KEY
 
 CHROMIUM = "/usr/bin/chromium"
@@ -28,6 +28,7 @@ CHROMIUM_ARGS = [
 SHOTS = ARTIFACTS / "ui"
 WORLD = "world_population_wikipedia.pdf"
 ENCRYPTED = "encrypted_password_openpassword.pdf"
+SCANNED = "scanned_wikipedia_ocr_page_no_text.pdf"
 QUESTION = "What is the median age of human beings?"
 PHONE = {"width": 390, "height": 844}
 # Ingest of the 24-page sample takes ~15 s alone; the budget covers a busy shared machine.
@@ -172,4 +173,30 @@ def test_a_follow_up_is_understood_with_the_conversation(browser: Browser, stack
     page.locator("#ask").click()
     expect(page.locator("#thread li")).to_have_count(1, timeout=ANSWER_TIMEOUT_MS)
     expect(page.locator("#answer .rl-standalone")).to_have_count(0)
+    assert outside_requests == []
+
+
+def test_other_formats_upload_and_their_passages_are_shown(browser: Browser, stack: LocalStack, samples: Path, outside_requests: list[str]) -> None:
+    """A DOCX with a table, an HTML page and a scanned PDF through the file picker; the answer's source names
+    the DOCX table's heading path and shows the passage as a card (a DOCX has no page to picture)."""
+    documents = REPO / "samples" / "documents"
+    docx, html, scan = documents / "art_of_public_speaking_ch1.docx", documents / "federal_register_2020_17221.html", samples / SCANNED
+    page = open_ui(browser, stack, outside_requests)
+    pick_collection(page, "formats")
+    page.locator("#files input[type=file]").set_input_files([docx, html, scan])
+    page.locator("#ingest").click()
+    for path in (docx, html, scan):
+        expect(page.locator("#progress .rl-job", has_text=path.name)).to_have_attribute("data-state", "done", timeout=INGEST_TIMEOUT_MS)
+
+    page.locator("#question textarea").fill("How many handgun checks were there in Georgia?")
+    page.locator("#ask").click()
+    source = page.locator("#sources .rl-source", has_text=docx.name).first
+    expect(source).to_have_attribute("data-location", "Appendix: Firearm Background Checks, November 2015", timeout=ANSWER_TIMEOUT_MS)
+    expect(page.locator("#cited-pages")).to_contain_text(f"{docx.name}, Appendix: Firearm Background Checks, November 2015")
+    expect(page.locator("#cited-pages img").first).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
+    page.screenshot(path=SHOTS / "ui-formats.png", full_page=True)
+
+    page.locator("#question textarea").fill("What is optical character recognition?")
+    page.locator("#ask").click()
+    expect(page.locator("#sources .rl-source", has_text=SCANNED).first).to_have_attribute("data-page", "1", timeout=ANSWER_TIMEOUT_MS)
     assert outside_requests == []

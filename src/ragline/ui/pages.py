@@ -85,8 +85,9 @@ def render_passage(title: str, passage: str, quotes: Sequence[str] = ()) -> byte
     with pymupdf.open() as document:
         card = document.new_page(width=CARD_WIDTH, height=CARD_MAX_HEIGHT)
         box = pymupdf.Rect(CARD_MARGIN, CARD_MARGIN, CARD_WIDTH - CARD_MARGIN, CARD_MAX_HEIGHT - CARD_MARGIN)
-        body = box + (0, 24, 0, 0)
-        card.insert_textbox(box, title, fontsize=11, fontname="helv")
+        # The title may wrap: the passage starts below however many lines it took.
+        title_left = card.insert_textbox(box, title, fontsize=11, fontname="helv")
+        body = box + (0, box.height - title_left + 8, 0, 0)
         left = card.insert_textbox(body, passage, fontsize=10, fontname="helv")
         # insert_textbox answers the height left unused (negative: the text did not fit and was cut).
         used = body.y1 - max(left, 0) + CARD_MARGIN
