@@ -47,11 +47,13 @@ sys.path.insert(0, str(REPO))
 from ragline.config import Settings  # noqa: E402
 from ragline.localstack import LocalChatModel, LocalStack  # noqa: E402
 from ragline.pipeline.extract import read_pages  # noqa: E402
+from ragline.pipeline.sniff import detect_format  # noqa: E402
 from ragline.providers.llama_server import QWEN_CODER_1_5B, prepare  # noqa: E402
 from tests.answers.llama_server import smollm2  # noqa: E402
 from tests.conftest import SAMPLES, free_ports, upload, wait_for_job  # noqa: E402
 
 DEFAULT_QUESTIONS = REPO / "bench" / "eval_questions.yaml"
+DOCUMENTS = REPO / "samples" / "documents"
 COLLECTION = "eval"
 # retrieval/answers/rerank: the before (no reranking) and after of each answer mode.
 CONFIGURATIONS = [
@@ -151,7 +153,8 @@ def load_questions(path: Path) -> tuple[list[str], list[Question]]:
 
 def check(documents: list[str], questions: list[Question]) -> int:
     """Every answerable question's match strings must be on one of its pages; report other pages too."""
-    texts = {name: {p.page: normalize(p.text) for p in read_pages((SAMPLES / name).read_bytes())} for name in documents}
+    texts = {name: {p.page: normalize(p.text) for p in read_pages(data, detect_format(data, name))} for name, data in
+             ((name, sample(name).read_bytes()) for name in documents)}
     problems = 0
     for q in questions:
         if not q.answerable:
@@ -209,6 +212,33 @@ def print_table(all_scores: list[Scores], threshold: float, questions: list[Ques
         row = scores.row()
         cells = [f"{row[c]:.2f}" if c in ("MRR", "p50 s", "p95 s") else f"{row[c]:.0%}" for c in columns]
         print(f"| {scores.retrieval} | {scores.mode} | {scores.rerank} | " + " | ".join(cells) + " |")
+
+
+def sample(name: str) -> Path:
+    """A sample document: a PDF of samples/pdfs, or a file of another format in samples/documents."""
+    return SAMPLES / name if (SAMPLES / name).exists() else DOCUMENTS / name
+
+
+def format_of(name: str) -> str:
+    """The row a question's file counts in, per format (the scanned page and the PDF table on their own)."""
+    return {"scanned_wikipedia_ocr_page_no_text.pdf": "scanned PDF (OCR)", "fbi_nics_checks_2015_11_table.pdf": "PDF table"}.get(
+        name, Path(name).suffix.lstrip(".").upper()
+    )
+
+
+def print_formats(all_scores: list[Scores]) -> None:
+    """recall@1, recall@5 and accuracy per format of the file holding the answer, per configuration."""
+    print("\n| retrieval | answers | rerank | format | questions | recall@1 | recall@5 | accuracy |")
+    print("|---|---|---|---|---:|---:|---:|---:|")
+    for scores in all_scores:
+        groups: dict[str, list[Outcome]] = {}
+        for outcome in scores.outcomes:
+            if outcome.question.answerable:
+                groups.setdefault(format_of(outcome.question.file or ""), []).append(outcome)
+        for name, outcomes in sorted(groups.items()):
+            row = Scores(scores.retrieval, scores.mode, scores.rerank, outcomes).row()
+            cells = " | ".join(f"{row[c]:.0%}" for c in ("recall@1", "recall@5", "accuracy"))
+            print(f"| {scores.retrieval} | {scores.mode} | {scores.rerank} | {name} | {len(outcomes)} | {cells} |")
 
 
 def print_sweep(all_scores: list[Scores], thresholds: list[float]) -> None:
@@ -269,12 +299,14 @@ def main() -> int:
             with httpx.Client(base_url=stack.api_url, timeout=600) as api:
                 for name in documents:
                     started = time.perf_counter()
-                    response = upload(api, COLLECTION, name, (SAMPLES / name).read_bytes())
+                    response = upload(api, COLLECTION, name, sample(name).read_bytes())
                     response.raise_for_status()
                     job = wait_for_job(api, response.json()["job_id"], timeout=1800)
                     if job["state"] != "done":
                         raise SystemExit(f"ingest of {name} failed: {job['error']}")
-                    print(f"ingested {name}: {job['progress']['chunks_total']} chunks in {time.perf_counter() - started:.0f} s", flush=True)
+                    seconds, progress = time.perf_counter() - started, job["progress"]
+                    print(f"ingested {name}: {progress['pages_total']} pages ({progress['pages_ocr']} by OCR), "
+                          f"{progress['chunks_total']} chunks in {seconds:.1f} s, {progress['pages_total'] / seconds:.2f} pages/s", flush=True)
                 all_scores = []
                 for configuration in configurations:
                     use_rerank(stack, configuration.split("/")[2])
@@ -284,6 +316,7 @@ def main() -> int:
                     print_table(all_scores[-1:], args.threshold, questions, chat_model.alias)
 
     print_table(all_scores, args.threshold, questions, chat_model.alias)
+    print_formats(all_scores)
     if args.sweep:
         print_sweep(all_scores, args.sweep)
     if args.details:

@@ -138,7 +138,7 @@ class PdfReader:
         seen = self._seen
         text = seen[1] if seen and seen[0] == number else page_text(self.document.load_page(number - 1))
         if self._options.pdf_tables and not self._image and _looks_tabular(text):
-            text = self._with_tables(number) or text
+            text = self._with_tables(number, text)
         return PageText(page=number, text=text)
 
     def _ocr(self, number: int) -> str:
@@ -155,19 +155,15 @@ class PdfReader:
     def _plumber(self) -> pdfplumber.PDF:
         return pdfplumber.open(io.BytesIO(self._data))
 
-    def _with_tables(self, number: int) -> str | None:
-        """The page's text outside its tables, then each table as Markdown; None when it holds none."""
+    def _with_tables(self, number: int, text: str) -> str:
+        """The page's text layer, then each of its tables as Markdown: the header row and the rows that
+        hold a number. The text stays whole: the text strategy also takes in notes under a table,
+        cut into cells mid-word, which only the text layer keeps readable."""
         page = self._plumber.pages[number - 1]
-        tables = [table for table in page.find_tables(TABLE_SETTINGS) if len(table.rows) >= 2]
-        if not tables:
-            return None
-        outside = page
-        for table in tables:
-            outside = outside.outside_bbox(table.bbox)
-        parts = [normalize_text(outside.extract_text() or "")]
-        parts += [markdown_table(table.extract()) for table in tables]
+        tables = [table.extract() for table in page.find_tables(TABLE_SETTINGS)]
         page.close()
-        return "\n\n".join(part for part in parts if part)
+        rendered = [markdown_table([rows[0], *(row for row in rows[1:] if any(_NUMBER.match(cell or "") for cell in row))]) for rows in tables if len(rows) >= 2]
+        return "\n\n".join([text, *rendered])
 
     def close(self) -> None:
         self.document.close()
