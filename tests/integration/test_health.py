@@ -10,7 +10,7 @@ from tests.conftest import wait_until
 
 def test_liveness_and_readiness(api: httpx.Client) -> None:
     assert api.get("/healthz").json() == {"status": "ok"}
-    assert api.get("/readyz").json() == {"status": "ready", "checks": {"redis": "ok", "chroma": "ok"}}
+    assert api.get("/readyz").json() == {"status": "ready", "checks": {"redis": "ok", "chroma": "ok", "blobs": "ok"}}
 
 
 def test_readiness_names_the_dependency_that_is_down_and_recovers(api: httpx.Client, stack: LocalStack) -> None:

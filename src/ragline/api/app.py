@@ -37,7 +37,7 @@ COLLECTION_SETS_RETRY_SECONDS = 5.0
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    # /readyz and the Redis and Chroma breakers read what this probe last saw: no request waits on a
+    # /readyz and the Redis, Chroma and blob store breakers read what this probe last saw: no request waits on a
     # stalled dependency's socket to learn that it is down.
     probe: DependencyProbe = app.state.probe
     await asyncio.to_thread(probe.start)
@@ -75,7 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=_lifespan,
     )
     app.state.service = RaglineService(settings)
-    app.state.probe = DependencyProbe(str(settings.redis_url), settings.chroma_url)
+    app.state.probe = DependencyProbe(str(settings.redis_url), settings.chroma_url, app.state.service.stores.blobs.state)
     install_problem_handlers(app)
     install_problem_schema(app)
     # Added before telemetry, so they run inside it: their refusals are measured and carry a trace id.

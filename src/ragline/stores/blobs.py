@@ -31,6 +31,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ragline.config import Settings
 from ragline.errors import ErrorCode, RaglineError
+from ragline.stores.health import BLOBS, DependencyDown
 
 # Ref: botocore's retry modes (https://boto3.amazonaws.com/v1/documentation/api/latest/guide/retries.html):
 # "standard" retries throttling and transient errors with jittered backoff, 3 attempts in all.
@@ -54,6 +55,9 @@ class BlobStore(Protocol):
 
     def keys(self, prefix: str) -> Iterator[str]:
         """Every key that starts with `prefix` (for maintenance commands, never on a request path)."""
+
+    def state(self) -> str:
+        """"ok" if the store can be written now, else why not: the readiness probe's check (stores/health.py)."""
 
 
 def file_key(collection: str, document_id: str) -> str:
@@ -100,6 +104,16 @@ class FilesystemBlobStore:
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
 
+    def state(self) -> str:
+        """The folder exists (created if missing, as a first write would) and takes a file."""
+        try:
+            self._root.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=self._root, prefix=".tmp-probe-"):
+                pass
+        except OSError as exc:
+            return f"not writable: {self._root}: {exc.strerror or exc}"
+        return "ok"
+
     def keys(self, prefix: str) -> Iterator[str]:
         if not self._root.is_dir():
             return
@@ -139,6 +153,17 @@ class S3BlobStore:
         with _unavailable_as_error():
             self._client.delete_object(Bucket=self._bucket, Key=self._prefix + key)
 
+    def state(self) -> str:
+        """HeadBucket: the cheapest request that proves the endpoint, the bucket and the credentials."""
+        try:
+            self._client.head_bucket(Bucket=self._bucket)
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            return f"refused: bucket {self._bucket!r}: {error.get('Code', 'error')} {error.get('Message') or ''}".rstrip()
+        except BotoCoreError as exc:
+            return f"unreachable: {exc}"
+        return "ok"
+
     def keys(self, prefix: str) -> Iterator[str]:
         pages = self._client.get_paginator("list_objects_v2").paginate(Bucket=self._bucket, Prefix=self._prefix + prefix)
         with _unavailable_as_error():
@@ -149,7 +174,12 @@ class S3BlobStore:
 
 @contextmanager
 def _unavailable_as_error() -> Iterator[None]:
-    """A store that cannot be reached or refuses the request is a dependency failure: 503, logged with its reason."""
+    """A store that cannot be reached or refuses the request is a dependency failure: 503, logged with its reason.
+    In the API, a store the readiness probe found down is not called at all (the BLOBS breaker)."""
+    try:
+        BLOBS.check()
+    except DependencyDown as exc:
+        raise RaglineError(ErrorCode.DEPENDENCY_UNAVAILABLE, f"the blob store is unavailable ({exc.reason})", retry_after=RETRY_AFTER_SECONDS) from exc
     try:
         yield
     except ClientError as exc:

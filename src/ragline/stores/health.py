@@ -1,19 +1,22 @@
-"""What this process last saw of Redis and Chroma, kept fresh by a background probe in the API.
+"""What this process last saw of Redis, Chroma and the blob store, kept fresh by a background probe in the API.
 
 A stalled dependency (stopped, swapping, overloaded) still accepts TCP connections and then never
 answers: every call waits out its socket timeout while holding a thread of the API's pool, and a
 burst of such calls starves every route that needs a thread. So the API runs `DependencyProbe`: one
 thread per dependency that checks it every PROBE_INTERVAL_SECONDS with a short timeout and records the
 outcome in that dependency's `Breaker`. While the last outcome was a failure, the Redis and Chroma
-adapters refuse calls at once (503 dependency_unavailable with Retry-After) instead of waiting, and
+adapters (and the S3 blob store's) refuse calls at once (503 dependency_unavailable with Retry-After) instead of waiting, and
 /readyz reports the same record without touching a socket. A failed real call (a timeout, a refused
 connection) opens the breaker too; the next good probe closes it.
 
 Workers run no probe: their breakers stay disarmed, and their calls wait out the timeouts, then retry.
 
-    probe = DependencyProbe("redis://127.0.0.1:6379/0", "http://127.0.0.1:8001")
-    probe.start()          # arms REDIS and CHROMA
-    probe.checks()         # {"redis": "ok", "chroma": "unreachable: timed out"}
+    probe = DependencyProbe("redis://127.0.0.1:6379/0", "http://127.0.0.1:8001", blob_store.state)
+    probe.start()          # arms REDIS, CHROMA and BLOBS
+    probe.checks()         # {"redis": "ok", "chroma": "unreachable: timed out", "blobs": "ok"}
+
+The blob store is checked too, so a wrong bucket, wrong keys or an unmounted volume show in /readyz at
+start, not at the first ingest.
     probe.stop()
 """
 
@@ -134,7 +137,8 @@ class Breaker:
 
 REDIS = Breaker("redis")
 CHROMA = Breaker("chroma")
-BREAKERS = (REDIS, CHROMA)
+BLOBS = Breaker("blobs")
+BREAKERS = (REDIS, CHROMA, BLOBS)
 
 
 def redis_state(url: str, timeout: float = PROBE_TIMEOUT_SECONDS) -> str:
@@ -163,12 +167,16 @@ def chroma_state(url: str, timeout: float = PROBE_TIMEOUT_SECONDS) -> str:
 
 
 class DependencyProbe:
-    """One daemon thread per dependency, each checking it every `interval` seconds."""
+    """One daemon thread per dependency, each checking it every `interval` seconds. `blob_state` is the
+    blob store's own check ("ok" or why not: BlobStore.state)."""
 
-    def __init__(self, redis_url: str, chroma_url: str, interval: float = PROBE_INTERVAL_SECONDS) -> None:
+    def __init__(
+        self, redis_url: str, chroma_url: str, blob_state: Callable[[], str], interval: float = PROBE_INTERVAL_SECONDS
+    ) -> None:
         self._targets: list[tuple[Breaker, Callable[[], str]]] = [
             (REDIS, lambda: redis_state(redis_url)),
             (CHROMA, lambda: chroma_state(chroma_url)),
+            (BLOBS, blob_state),
         ]
         self._interval = interval
         self._stop = threading.Event()
@@ -179,7 +187,7 @@ class DependencyProbe:
             breaker.record(check())
 
     def start(self) -> None:
-        """Check both once (so readiness is known from the first request), arm the breakers, then
+        """Check each once (so readiness is known from the first request), arm the breakers, then
         keep checking in the background."""
         self.check_once()
         for breaker, check in self._targets:

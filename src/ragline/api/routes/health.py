@@ -21,7 +21,7 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz", response_model=Readiness, responses={503: {"model": Problem}})
 async def readyz(request: Request) -> JSONResponse:
-    """Readiness: Redis and Chroma answered the background probe's last check (made every 2 s).
+    """Readiness: Redis, Chroma and the blob store answered the background probe's last check (made every 2 s).
     A 503 names the dependency that did not, and why."""
     checks = request.app.state.probe.checks()
     failing = {name: state for name, state in checks.items() if state != "ok"}
