@@ -51,6 +51,7 @@ from ragline.pipeline.retrieve import Retriever  # noqa: E402
 from ragline.providers.cached import CachedEmbedder  # noqa: E402
 from ragline.providers.embeddings import create_embedder  # noqa: E402
 from ragline.stores import keys  # noqa: E402
+from ragline.stores.cache_redis import CacheRedis  # noqa: E402
 from ragline.stores.embeddings import EmbeddingCache  # noqa: E402
 from ragline.stores.vectors import VectorIndex  # noqa: E402
 from ragline.tasks import names  # noqa: E402
@@ -180,7 +181,7 @@ def main() -> None:
             cached = timed(ask, [TOPICS[0]] * args.queries)
 
             settings = Settings(chroma_url=stack.chroma_url, redis_url=stack.redis_url)
-            embedder = CachedEmbedder(create_embedder(settings), EmbeddingCache(cache, settings.embedding_cache_ttl_seconds))
+            embedder = CachedEmbedder(create_embedder(settings), EmbeddingCache(CacheRedis(cache), settings.embedding_cache_ttl_seconds))
             index = VectorIndex(stack.chroma_url)
             collection = stored(COLLECTION)
             retriever = Retriever(

@@ -28,7 +28,13 @@ class Settings(BaseSettings):
 
     redis_url: RedisDsn = Field(
         default=RedisDsn("redis://127.0.0.1:6379/0"),
-        description="Broker, result backend, job store and cache.",
+        description="Broker, result backend, job store, documents; the caches too unless cache_redis_url is set.",
+    )
+    cache_redis_url: RedisDsn | None = Field(
+        default=None,
+        description="A Redis of its own for the embedding and answer caches, which grow with the corpus and may be "
+        "evicted (maxmemory with allkeys-lru); unset: the main Redis (redis_url). When it is down, ragline runs "
+        "without cache, never fails for it.",
     )
     chroma_url: str = Field(default="http://127.0.0.1:8001", description="Chroma server base URL.")
     blob_dir: Path | None = Field(

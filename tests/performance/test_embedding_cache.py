@@ -13,6 +13,7 @@ import redis
 from ragline.localstack import LocalStack
 from ragline.pipeline.extract import read_pages
 from ragline.pipeline.split import split_pages
+from ragline.stores.cache_redis import CacheRedis
 from ragline.stores.embeddings import EmbeddingCache
 from ragline.stores.vectors import VectorIndex
 from tests.conftest import stored, upload, wait_for_job
@@ -38,7 +39,7 @@ def chunk_texts(data: bytes) -> list[str]:
 
 
 def test_vectors_round_trip_per_model(client: redis.Redis) -> None:
-    cache = EmbeddingCache(client, ttl_seconds=60)
+    cache = EmbeddingCache(CacheRedis(client), ttl_seconds=60)
     vector = np.random.default_rng(1).random(384, dtype=np.float32).tolist()
     cache.put_many("model-a", ["some text"], [vector])
     assert cache.get_many("model-a", ["some text", "other text"]) == [vector, None]
@@ -47,7 +48,7 @@ def test_vectors_round_trip_per_model(client: redis.Redis) -> None:
 
 
 def test_a_zero_ttl_turns_the_cache_off(client: redis.Redis) -> None:
-    cache = EmbeddingCache(client, ttl_seconds=0)
+    cache = EmbeddingCache(CacheRedis(client), ttl_seconds=0)
     cache.put_many("model-off", ["text"], [[1.0]])
     assert cache.get_many("model-off", ["text"]) == [None]
     assert not list(client.scan_iter("ragline:emb:model-off:*"))

@@ -1,6 +1,6 @@
 """An embedder that asks the model only for texts the embedding cache does not hold.
 
-    embedder = CachedEmbedder(create_embedder(settings), EmbeddingCache(redis_client, ttl_seconds))
+    embedder = CachedEmbedder(create_embedder(settings), EmbeddingCache(stores.cache, ttl_seconds))
     vectors = embedder.embed_documents(texts)
     embedder.embedded  # how many of the texts the model had to embed
 """

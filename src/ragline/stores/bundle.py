@@ -1,4 +1,4 @@
-"""The stores every process shares, over one Redis connection pool, built lazily from settings."""
+"""The stores every process shares, over one Redis connection pool (and the cache Redis's), built lazily from settings."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from functools import cached_property
 from ragline.config import Settings, get_settings
 from ragline.stores.artifacts import ArtifactStore
 from ragline.stores.blobs import BlobStore, create_blob_store
+from ragline.stores.cache_redis import CacheRedis, connect_cache
 from ragline.stores.documents import DocumentRegistry, Quota
 from ragline.stores.jobs import JobStore
 from ragline.stores.lexical import LexicalStore
@@ -22,6 +23,11 @@ class Stores:
     @cached_property
     def redis(self):  # noqa: ANN201 - redis.Redis
         return connect(self.settings)
+
+    @cached_property
+    def cache(self) -> CacheRedis:
+        """Where the embedding and answer caches live: the main Redis unless RAGLINE_CACHE_REDIS_URL names another."""
+        return connect_cache(self.settings, self.redis)
 
     @property
     def quota(self) -> Quota:

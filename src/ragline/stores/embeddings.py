@@ -2,7 +2,8 @@
 the chunks it has not seen.
 
 Keyed by the SHA-256 of the text, not by document or position: an unchanged page of an edited copy finds
-its vectors even if the pages around it moved. Vectors are stored as raw float32 (1.5 KB for 384-d).
+its vectors even if the pages around it moved. Vectors are stored as raw float32 (1.5 KB for 384-d), in the
+cache Redis (stores/cache_redis.py): a lookup it cannot answer is a miss, a write it refuses is skipped.
 """
 
 from __future__ import annotations
@@ -12,16 +13,16 @@ from collections.abc import Sequence
 
 import numpy as np
 import redis
-
 from ragline.stores import keys
+from ragline.stores.cache_redis import CacheRedis
 from ragline.telemetry.instruments import cache_lookup, cache_store
 
 EMBEDDING_CACHE = "embedding"
 
 
 class EmbeddingCache:
-    def __init__(self, client: redis.Redis, ttl_seconds: int) -> None:
-        self._redis = client
+    def __init__(self, cache: CacheRedis, ttl_seconds: int) -> None:
+        self._cache = cache
         self._ttl = ttl_seconds
 
     @property
@@ -36,16 +37,21 @@ class EmbeddingCache:
         if not self.enabled or not texts:
             return [None] * len(texts)
         with cache_lookup(EMBEDDING_CACHE, texts=len(texts)) as lookup:
-            raw = self._redis.mget([_key(model, text) for text in texts])
+            raw = self._cache.run(lambda client: client.mget([_key(model, text) for text in texts]), [None] * len(texts))
             lookup.hit = all(value is not None for value in raw)
         return [None if value is None else np.frombuffer(value, dtype=np.float32).tolist() for value in raw]
 
     def put_many(self, model: str, texts: Sequence[str], vectors: Sequence[Sequence[float]]) -> None:
         if not self.enabled or not texts:
             return
-        with cache_store(EMBEDDING_CACHE, texts=len(texts)), self._redis.pipeline(transaction=False) as pipe:
-            for text, vector in zip(texts, vectors, strict=True):
-                pipe.set(_key(model, text), np.asarray(vector, dtype=np.float32).tobytes(), ex=self._ttl)
+        entries = {_key(model, text): np.asarray(vector, dtype=np.float32).tobytes() for text, vector in zip(texts, vectors, strict=True)}
+        with cache_store(EMBEDDING_CACHE, texts=len(texts)):
+            self._cache.run(lambda client: self._store(client, entries), None)
+
+    def _store(self, client: redis.Redis, entries: dict[str, bytes]) -> None:
+        with client.pipeline(transaction=False) as pipe:
+            for key, value in entries.items():
+                pipe.set(key, value, ex=self._ttl)
             pipe.execute()
 
 

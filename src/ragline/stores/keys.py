@@ -1,4 +1,7 @@
-"""Every Redis key ragline writes, in one place. Celery's own queue lists are named after the queues."""
+"""Every Redis key ragline writes, in one place. Celery's own queue lists are named after the queues.
+
+All live in the main Redis (never evicted) except the caches marked "cache Redis" (RAGLINE_CACHE_REDIS_URL,
+stores/cache_redis.py), which may be evicted at any time."""
 
 PREFIX = "ragline"
 
@@ -122,6 +125,7 @@ def generation(collection: str) -> str:
 
 
 def answer_cache(collection: str, generation_value: int, digest: str) -> str:
+    """String (TTL), cache Redis: a finished answer under the collection's generation and the question's digest."""
     return f"{PREFIX}:cache:{collection}:{generation_value}:{digest}"
 
 
@@ -141,6 +145,7 @@ def workers(queue: str) -> str:
 
 
 def embedding_cache(model: str, digest: str) -> str:
+    """String (TTL), cache Redis: one float32 vector per model and SHA-256 of a chunk's or sentence's text."""
     return f"{PREFIX}:emb:{model}:{digest}"
 
 

@@ -45,6 +45,14 @@ def connect(settings: Settings) -> redis.Redis:
     return redis.Redis.from_pool(pool)
 
 
+def connect_plain(url: str, connect_timeout: float, command_timeout: float) -> redis.Redis:
+    """A Redis outside the REDIS breaker, for a server whose failure is not Redis's (the cache Redis)."""
+    pool = redis.ConnectionPool.from_url(
+        url, socket_connect_timeout=connect_timeout, socket_timeout=command_timeout, health_check_interval=30, retry=_retry()
+    )
+    return redis.Redis.from_pool(pool)
+
+
 def connect_async(settings: Settings) -> redis.asyncio.Redis:
     """For waits that must not hold a thread, such as a blocking pop on a reply list."""
     pool = GuardedAsyncConnectionPool.from_url(

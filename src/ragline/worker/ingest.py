@@ -434,7 +434,7 @@ def _stored_chunks(job_id: str) -> list[Chunk]:
 
 def _index_range(job: Job, chunks: Sequence[Chunk], start: int, stop: int) -> None:
     """Embed chunks[start:stop] (cached vectors reused) and upsert them while the next batch embeds."""
-    embedder = CachedEmbedder(runtime.embedder, EmbeddingCache(runtime.redis, runtime.settings.embedding_cache_ttl_seconds))
+    embedder = CachedEmbedder(runtime.embedder, EmbeddingCache(runtime.cache, runtime.settings.embedding_cache_ttl_seconds))
     annotate(first_page=chunks[start].page, last_page=chunks[stop - 1].page, model=embedder.name)
     stored = 0
 

@@ -113,11 +113,8 @@ def query_task(self: Task, collection: str, question: str, top_k: int, options: 
 
 
 def _cache(cache_key: str, payload: dict) -> None:
-    """Best effort: an answer that could not be cached is still the answer."""
-    try:
-        AnswerCache(runtime.redis, runtime.settings.answer_cache_ttl_seconds).put(cache_key, payload)
-    except REDIS_UNAVAILABLE as exc:
-        logger.warning("answer not cached, redis unavailable cache_key=%s error=%s", cache_key, exc)
+    """Best effort (stores/cache_redis.py): an answer that could not be cached is still the answer."""
+    AnswerCache(runtime.redis, runtime.cache, runtime.settings.answer_cache_ttl_seconds).put(cache_key, payload)
 
 
 def _outcome(payload: dict) -> dict:
@@ -158,7 +155,7 @@ def _embedder() -> CachedEmbedder:
     """The model behind the embedding cache: an extractive answer embeds the sentences of its passages,
     and passages come back for question after question, so their sentences are embedded once, not
     per question (the cache is the ingest's: a sentence's vector is the vector of its text)."""
-    return CachedEmbedder(runtime.embedder, EmbeddingCache(runtime.redis, runtime.settings.embedding_cache_ttl_seconds))
+    return CachedEmbedder(runtime.embedder, EmbeddingCache(runtime.cache, runtime.settings.embedding_cache_ttl_seconds))
 
 
 @cache

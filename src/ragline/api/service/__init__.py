@@ -59,7 +59,7 @@ class RaglineService:
 
     @cached_property
     def questions(self) -> QuestionService:
-        answers = AnswerCache(self.stores.redis, self.settings.answer_cache_ttl_seconds)
+        answers = AnswerCache(self.stores.redis, self.stores.cache, self.settings.answer_cache_ttl_seconds)
         return QuestionService(self.stores, self.admission, self.celery, self.redis_async, answers)
 
     @cached_property

@@ -144,17 +144,20 @@ class QuestionService:
             raise
 
     async def _await_leader(self, query: OpenQuery) -> None:
-        """Take the in-flight question's answer from the cache once it lands; if that question ended
-        without one (an error, a fallback, a vanished worker), send this one instead.
+        """Once the in-flight question is done, take its answer from the cache; if it ended without one
+        (an error, a fallback, a vanished worker, a cache that is down), send this one instead.
+
+        The in-flight marker lives in the main Redis, beside the reply lists: it coordinates requests
+        under way and must not be evicted by the cache Redis's LRU, or vanish with it (the askers would
+        all wait on a marker nobody can release).
         """
         in_flight = keys.answer_in_flight(query.cache_key or "")
         wait_seconds = self._wait_seconds(query.spec)
         while query.following:
-            cached, leader = await self._redis_async.mget([query.cache_key, in_flight])
-            if cached is not None:
-                query.cached = json.loads(cached)
-            elif leader is None:
-                await asyncio.to_thread(self._lead_or_follow, query)
+            if await self._redis_async.get(in_flight) is None:
+                query.cached = await asyncio.to_thread(self._answers.get, query.cache_key or "")
+                if query.cached is None:
+                    await asyncio.to_thread(self._lead_or_follow, query)
             elif time.perf_counter() - query.started > wait_seconds:
                 raise RaglineError(ErrorCode.QUERY_TIMEOUT, f"no query worker answered within {wait_seconds:g} s")
             else:
