@@ -73,7 +73,8 @@ class RedisServer(_ServerProcess):
 
     def ready(self) -> bool:
         try:
-            return bool(redis.Redis.from_url(self.url, socket_connect_timeout=1).ping())
+            with redis.Redis.from_url(self.url, socket_connect_timeout=1) as client:
+                return bool(client.ping())
         except redis.ConnectionError:
             return False
 
