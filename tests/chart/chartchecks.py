@@ -424,7 +424,10 @@ def check_env_names(docs: list[dict], known: set[str], by_component: dict[str, s
 
 
 # What a Secret holds is the operator's, not the chart's: stand in a well-formed value per name.
-SECRET_PLACEHOLDERS = {"RAGLINE_API_KEYS": "placeholder-key-0123456789=tenant"}
+SECRET_PLACEHOLDERS = {
+    "RAGLINE_API_KEYS": "placeholder-key-0123456789=tenant",
+    "RAGLINE_CACHE_REDIS_URL": "rediss://:placeholder@cache.example.internal:6380/0",
+}
 
 
 def resolved_env(container: dict) -> dict[str, str]:

@@ -108,6 +108,24 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- printf "%s://%s%s:%s/%d" $scheme $auth (include "rag.redisHost" .) (include "rag.redisPort" .) (int .Values.redis.database) }}
 {{- end }}
 
+{{/* RAGLINE_CACHE_REDIS_URL: the chart's cache Redis, an external one, or none (the caches share the main Redis). */}}
+{{- define "rag.cacheRedisEnv" -}}
+{{- if .Values.cacheRedis.enabled }}
+{{- $auth := ternary ":$(REDIS_PASSWORD)@" "" .Values.redis.auth.enabled }}
+- name: RAGLINE_CACHE_REDIS_URL
+  value: {{ printf "redis://%s%s-cache-redis:6379/0" $auth (include "rag.fullname" .) | quote }}
+{{- else if .Values.cacheRedis.external.existingSecret }}
+- name: RAGLINE_CACHE_REDIS_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.cacheRedis.external.existingSecret }}
+      key: {{ .Values.cacheRedis.external.existingSecretKey }}
+{{- else if .Values.cacheRedis.external.url }}
+- name: RAGLINE_CACHE_REDIS_URL
+  value: {{ .Values.cacheRedis.external.url | quote }}
+{{- end }}
+{{- end }}
+
 {{- define "rag.redisSecretName" -}}
 {{- default (printf "%s-redis" (include "rag.fullname" .)) .Values.redis.auth.existingSecret }}
 {{- end }}
@@ -187,6 +205,7 @@ Call with (dict "ctx" $ "service" "ragline-api").
 {{- end }}
 - name: RAGLINE_REDIS_URL
   value: {{ include "rag.redisUrl" $ | quote }}
+{{- include "rag.cacheRedisEnv" $ }}
 - name: RAGLINE_CHROMA_URL
   value: {{ include "rag.chromaUrl" $ | quote }}
 {{- /* Questions are refused at once with no query worker alive, unless KEDA may scale that kind to zero:
