@@ -53,6 +53,7 @@ from ragline.config import Settings  # noqa: E402
 from ragline.localstack import LocalStack, StackPorts, free_port  # noqa: E402
 from ragline.pipeline.extract import iter_pages, open_pdf  # noqa: E402
 from ragline.pipeline.split import split_pages  # noqa: E402
+from ragline.stores.cache_redis import CacheRedis  # noqa: E402
 from ragline.stores.embeddings import EmbeddingCache  # noqa: E402
 from tests.conftest import upload, wait_for_job  # noqa: E402
 
@@ -211,7 +212,7 @@ def main() -> None:
         stack = LocalStack(Path(data_dir), ports=ports, with_flower=False, ingest_processes=args.ingest_processes, log=log)
         with stack, httpx.Client(base_url=stack.api_url, timeout=600, event_hooks={"response": [counters.hook]}) as api:
             client = redis.Redis.from_url(stack.redis_url)
-            cache = EmbeddingCache(client, settings.embedding_cache_ttl_seconds)
+            cache = EmbeddingCache(CacheRedis(client), settings.embedding_cache_ttl_seconds)
             print(f"stack up; generating {args.chunks:,} + {args.baseline_chunks:,} synthetic pages", flush=True)
 
             baseline_pdfs = documents(args.baseline_chunks, "baseline")
