@@ -37,8 +37,9 @@ CACHE_ERRORS = (*UNAVAILABLE_ERRORS, FULL_ERROR)
 
 
 class CacheRedis:
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, skip_seconds: float = SKIP_SECONDS) -> None:
         self.client = client
+        self._skip_seconds = skip_seconds
         self._lock = threading.Lock()
         self._skip_until = 0.0
 
@@ -56,8 +57,8 @@ class CacheRedis:
             return call(self.client)
         except CACHE_ERRORS as exc:
             with self._lock:
-                self._skip_until = time.monotonic() + SKIP_SECONDS
-            logger.warning("cache unavailable, running without it for %gs error=%s", SKIP_SECONDS, exc)
+                self._skip_until = time.monotonic() + self._skip_seconds
+            logger.warning("cache unavailable, running without it for %gs error=%s", self._skip_seconds, exc)
             return default
 
 
