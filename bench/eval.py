@@ -280,6 +280,8 @@ def main() -> int:
     )
     args = parser.parse_args()
 
+    # A stopped run must stop its stack too (the `with` below), not leave its servers behind.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped"))
     documents, questions = load_questions(args.questions)
     if args.check:
         return check(documents, questions)
