@@ -51,7 +51,7 @@ sys.path.insert(0, str(REPO))
 
 from ragline.config import Settings  # noqa: E402
 from ragline.localstack import LocalStack, StackPorts, free_port  # noqa: E402
-from ragline.pipeline.extract import iter_pages, open_pdf  # noqa: E402
+from ragline.pipeline.extract import read_pages  # noqa: E402
 from ragline.pipeline.split import split_pages  # noqa: E402
 from ragline.stores.cache_redis import CacheRedis  # noqa: E402
 from ragline.stores.embeddings import EmbeddingCache  # noqa: E402
@@ -111,7 +111,7 @@ def make_pdf(pages: list[str]) -> bytes:
 
 def cache_cheap_vectors(data: bytes, settings: Settings, cache: EmbeddingCache, rng: np.random.Generator) -> int:
     """The chunks the ingest worker will cut from `data`, each with a random unit vector in its cache."""
-    chunks = split_pages(iter_pages(open_pdf(data)), settings.chunk_size, settings.chunk_overlap)
+    chunks = split_pages(read_pages(data), settings.chunk_size, settings.chunk_overlap)
     vectors = rng.standard_normal((len(chunks), DIMENSION)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     cache.put_many(settings.embedding_model_name, [chunk.text for chunk in chunks], vectors)
