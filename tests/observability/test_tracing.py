@@ -35,9 +35,10 @@ def _path_to_root(span: ReceivedSpan, spans: list[ReceivedSpan]) -> list[str]:
     return path
 
 
-def _only(spans: list[ReceivedSpan], name: str) -> ReceivedSpan:
-    found = [span for span in spans if span.name == name]
-    assert len(found) == 1, (name, [s.name for s in spans])
+def _only(spans: list[ReceivedSpan], name: str, cache: str | None = None) -> ReceivedSpan:
+    """The one span named `name` (of that cache, where `cache` is given: answers and embeddings share span names)."""
+    found = [span for span in spans if span.name == name and cache in (None, span.attributes.get("ragline.cache"))]
+    assert len(found) == 1, (name, cache, [s.name for s in spans])
     return found[0]
 
 
@@ -104,8 +105,10 @@ def test_query_trace_id_is_returned_and_spans_the_query_worker(receiver: OtlpRec
     assert root.name == "POST /v1/collections/{collection}/query"
     assert {span.service for span in spans} == {"ragline-api", "ragline-query-worker"}
 
-    lookup = _only(spans, "cache.get")
-    assert (lookup.service, lookup.attributes["cache.hit"], lookup.attributes["ragline.cache"]) == ("ragline-api", False, "answer")
+    lookup = _only(spans, "cache.get", cache="answer")
+    assert (lookup.service, lookup.attributes["cache.hit"]) == ("ragline-api", False)
+    # The worker reads the vectors of the passages' sentences from the embedding cache.
+    assert _only(spans, "cache.get", cache="embedding").service == "ragline-query-worker"
     assert _path_to_root(_only(spans, "chroma.query"), spans) == [
         "chroma.query",
         "run/query_task",
@@ -113,7 +116,7 @@ def test_query_trace_id_is_returned_and_spans_the_query_worker(receiver: OtlpRec
         "POST /v1/collections/{collection}/query",
     ]
     assert _only(spans, "model.embed_query").attributes["ragline.model"] == "local:all-MiniLM-L6-v2"
-    assert _only(spans, "cache.set").service == "ragline-query-worker"
+    assert _only(spans, "cache.set", cache="answer").service == "ragline-query-worker"
 
 
 def test_cached_answer_is_traced_without_a_worker(receiver: OtlpReceiver, traffic: Traffic) -> None:
