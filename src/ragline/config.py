@@ -94,13 +94,17 @@ class Settings(BaseSettings):
         description="auto: OpenAI-compatible when an API key or embeddings base URL is set, else local.",
     )
     local_embedding_model: Literal["all-MiniLM-L6-v2"] = LOCAL_EMBEDDING_MODEL
-    local_embedding_runtime: Literal["onnx-int8", "torch"] = Field(
-        default="onnx-int8",
-        description="onnx-int8: the same MiniLM weights exported and quantized locally on first start (or at "
-        "image build), run on ONNX Runtime: 1.8x torch's chunks/s, same page recall@5, no torch in the worker "
-        "(bench/embeddings.py); torch: sentence-transformers.",
+    local_embedding_runtime: Literal["auto", "openvino-int8", "onnx-int8", "torch"] = Field(
+        default="auto",
+        description="The same MiniLM weights on one of three runtimes, all recording the same model name (no "
+        "re-index to switch). openvino-int8: quantized to int8 locally on first start (or at image build) with "
+        "NNCF's calibrated static quantization, run on OpenVINO (pip extra `openvino`); onnx-int8: dynamic int8 "
+        "on ONNX Runtime; torch: sentence-transformers. auto: openvino-int8 where OpenVINO is installed, else "
+        "onnx-int8. Speeds and page recall@5 per runtime: bench/embeddings.py (README, Performance).",
     )
-    embedding_threads: int = Field(default=0, ge=0, description="Threads of the onnx-int8 runtime; 0: one per core.")
+    embedding_threads: int = Field(
+        default=0, ge=0, description="Threads of the openvino-int8 and onnx-int8 runtimes; 0: one per core."
+    )
     embedding_device: Literal["cpu", "cuda"] = Field(
         default="cpu",
         description="Device of the torch runtime: cuda runs MiniLM on the node's GPU (about 100x a 2-core CPU, "
@@ -119,7 +123,7 @@ class Settings(BaseSettings):
         default=128,
         ge=1,
         le=1024,
-        description="Chunks per embedding call and per Chroma upsert; the int8 runtime sorts each call's "
+        description="Chunks per embedding call and per Chroma upsert; the int8 runtimes sort each call's "
         "chunks by length and runs them 16 at a time, so a larger call pads less (128: +9% chunks/s over 32).",
     )
     ingest_pages_per_part: int = Field(
@@ -347,7 +351,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _device_needs_torch(self) -> Settings:
-        # The int8 runtime is ONNX Runtime on the CPU: a GPU asked for there would silently go unused.
+        # The int8 runtimes run on the CPU: a GPU asked for there would silently go unused.
         if self.embedding_device != "cpu" and self.local_embedding_runtime != "torch":
             raise ValueError("RAGLINE_EMBEDDING_DEVICE=cuda needs RAGLINE_LOCAL_EMBEDDING_RUNTIME=torch")
         return self

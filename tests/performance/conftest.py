@@ -16,24 +16,38 @@ from tests.conftest import REPO, running_stack
 # Two ingest processes with short page ranges, so a 24-page article already fans out.
 STACK_ENV = {"RAGLINE_INGEST_PAGES_PER_PART": "5"}
 INGEST_PROCESSES = 2
-_BUILD = "import sys; from pathlib import Path; from ragline.providers.onnx_minilm import build_model; print(build_model(Path(sys.argv[1])))"
+_BUILD = (
+    "import sys; from pathlib import Path; from ragline.providers.onnx_minilm import build_model; "
+    "print(build_model(Path(sys.argv[1]), sys.argv[2]))"
+)
+QUANTIZED_RUNTIMES = ("onnx-int8", "openvino-int8")
 
 
 @pytest.fixture(scope="session")
-def model_builds(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
-    """The int8 model built by two processes started together into one empty folder: (folder, their outputs)."""
+def model_builds(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, list[str]]]:
+    """Each int8 model built by two processes, all four started together into one empty folder:
+    (folder, each runtime's builders' outputs)."""
     folder = tmp_path_factory.mktemp("models")
-    builders = [
-        subprocess.Popen([sys.executable, "-c", _BUILD, str(folder)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        for _ in range(2)
-    ]
-    outputs = [builder.communicate(timeout=300)[0].strip() for builder in builders]
-    assert all(builder.returncode == 0 for builder in builders)
+    builders = {
+        runtime: [
+            subprocess.Popen(
+                [sys.executable, "-c", _BUILD, str(folder), runtime],
+                cwd=REPO,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+            )
+            for _ in range(2)
+        ]
+        for runtime in QUANTIZED_RUNTIMES
+    }
+    outputs = {runtime: [b.communicate(timeout=900)[0].strip() for b in started] for runtime, started in builders.items()}
+    assert all(b.returncode == 0 for started in builders.values() for b in started)
     return folder, outputs
 
 
 @pytest.fixture(scope="session")
-def model_cache(model_builds: tuple[Path, list[str]]) -> Path:
+def model_cache(model_builds: tuple[Path, dict[str, list[str]]]) -> Path:
     return model_builds[0]
 
 

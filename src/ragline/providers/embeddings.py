@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 from typing import Literal
@@ -100,21 +101,30 @@ def _unit_length(vectors: list[list[float]]) -> list[list[float]]:
     return (matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)).tolist()
 
 
+def local_runtime(settings: Settings) -> Literal["openvino-int8", "onnx-int8", "torch"]:
+    """The local runtime `auto` stands for: the fastest one installed (OpenVINO is an optional extra)."""
+    if settings.local_embedding_runtime != "auto":
+        return settings.local_embedding_runtime
+    return "openvino-int8" if importlib.util.find_spec("openvino") else "onnx-int8"
+
+
 def create_embedder(settings: Settings) -> Embedder:
     """The configured model, with a span and a latency sample per call."""
     if settings.resolved_embedding_provider == "openai":
         return MeasuredEmbedder(OpenAICompatible(settings))
-    if settings.local_embedding_runtime == "onnx-int8":
-        from ragline.providers.onnx_minilm import OnnxMiniLM
-
-        # Same weights, same name: the collection's recorded model does not change with the runtime, so
-        # switching runtimes needs no re-index (int8 vectors sit at cosine 0.99 of torch's, and page
-        # recall@5 is the same; bench/embeddings.py measures both).
+    runtime = local_runtime(settings)
+    if runtime == "torch":
         return MeasuredEmbedder(
-            OnnxMiniLM(settings.embedding_model_name, settings.model_cache_path, threads=settings.embedding_threads)
+            LocalMiniLM(
+                settings.embedding_model_name, batch_size=settings.embedding_batch_size, device=settings.embedding_device
+            )
         )
+    from ragline.providers.onnx_minilm import OnnxMiniLM, OpenVinoMiniLM
+
+    # Same weights, same name: the collection's recorded model does not change with the runtime, so
+    # switching runtimes needs no re-index (int8 vectors sit at cosine 0.99 of torch's, and page
+    # recall@5 is within a point; bench/embeddings.py measures both).
+    quantized = OpenVinoMiniLM if runtime == "openvino-int8" else OnnxMiniLM
     return MeasuredEmbedder(
-        LocalMiniLM(
-            settings.embedding_model_name, batch_size=settings.embedding_batch_size, device=settings.embedding_device
-        )
+        quantized(settings.embedding_model_name, settings.model_cache_path, threads=settings.embedding_threads)
     )
