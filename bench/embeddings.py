@@ -3,14 +3,16 @@
     .venv/bin/python bench/embeddings.py [--chunks 400] [--repeats 3]
 
 Embeds the first --chunks chunks (1000/150) of the 467-page book with
-  - sentence-transformers on torch (the `torch` runtime), and
-  - the same weights exported to ONNX and quantized to int8 here (the `onnx-int8` runtime),
-each over a few batch sizes and thread counts, and prints chunks/s per setting. The two default
+  - sentence-transformers on torch (the `torch` runtime),
+  - the same weights exported to ONNX, quantized to int8 by NNCF and run on OpenVINO (`openvino-int8`),
+  - the same export quantized dynamically and run on ONNX Runtime (`onnx-int8`),
+each over a few batch sizes and thread counts, and prints chunks/s per setting. The three default
 settings are timed --repeats times, alternating, and compared by their medians.
 
-Quality, for both runtimes: cosine of each int8 vector to its torch vector, and page recall@5 of
-in-process retrieval (top-5 chunks by cosine over the documents of bench/eval_questions.yaml; a hit is
-a chunk of a page that holds the answer). Target: >= 2.2x torch, recall@5 within 1 point.
+Quality, per runtime: cosine of each int8 vector to its torch vector, and page recall@5 of in-process
+retrieval (top-5 chunks by cosine over the documents of bench/eval_questions.yaml; a hit is a chunk of
+a page that holds the answer). Target for the default runtime: >= 2.2x torch, recall@5 within 1 point.
+The load average is printed at the start and the end: other work on the machine slows every runtime.
 """
 
 from __future__ import annotations
@@ -34,12 +36,13 @@ from ragline.config import Settings  # noqa: E402
 from ragline.domain import Chunk  # noqa: E402
 from ragline.pipeline.extract import read_pages  # noqa: E402
 from ragline.pipeline.split import split_pages  # noqa: E402
-from ragline.providers.embeddings import LocalMiniLM  # noqa: E402
-from ragline.providers.onnx_minilm import OnnxMiniLM  # noqa: E402
+from ragline.providers.embeddings import Embedder, LocalMiniLM, local_runtime  # noqa: E402
+from ragline.providers.onnx_minilm import DEFAULT_BATCH_SIZE, OnnxMiniLM, OpenVinoMiniLM  # noqa: E402
 
 SAMPLES = REPO / "samples" / "pdfs"
 BOOK = SAMPLES / "art_of_public_speaking_gutenberg.pdf"
 NAME = Settings().embedding_model_name
+QUANTIZED = {"openvino-int8": OpenVinoMiniLM, "onnx-int8": OnnxMiniLM}
 
 
 def chunks_of(pdf: Path) -> list[Chunk]:
@@ -86,49 +89,69 @@ def main() -> None:
     args = parser.parse_args()
     texts = [chunk.text for chunk in chunks_of(BOOK)[: args.chunks]]
     cores = os.cpu_count() or 1
-    print(f"{len(texts)} chunks of {BOOK.name}, {cores} cores (shared machine: expect noise; compare ratios)")
+    print(f"{len(texts)} chunks of {BOOK.name}, {cores} cores, load average {load_average()} "
+          "(shared machine: expect noise; compare ratios)")
 
     with tempfile.TemporaryDirectory() as cache:
-        started = time.perf_counter()
-        onnx = OnnxMiniLM(NAME, Path(cache), threads=cores)
-        print(f"onnx-int8 model built (export + optimize + quantize) in {time.perf_counter() - started:.1f} s")
-        torch_default = torch_model(32, cores)
-        for model in (onnx, torch_default):
+        models: dict[str, Embedder] = {}
+        for runtime, quantized in QUANTIZED.items():
+            started = time.perf_counter()
+            models[runtime] = quantized(NAME, Path(cache), threads=cores)
+            print(f"{runtime} model built (export + quantize) in {time.perf_counter() - started:.1f} s")
+        models["torch"] = torch_model(32, cores)
+        for model in models.values():
             model.embed_documents(texts[:32])  # warm-up
 
-        print(f"\n{'runtime':<10} {'batch':>5} {'threads':>7} {'chunks/s':>9}")
-        torch_rates, onnx_rates = [], []
+        print(f"\n{'runtime':<14} {'batch':>5} {'threads':>7} {'chunks/s':>9}")
+        rates: dict[str, list[float]] = {runtime: [] for runtime in models}
         for _ in range(args.repeats):
-            torch_rates.append(rate(torch_default.embed_documents, texts))
-            onnx_rates.append(rate(onnx.embed_documents, texts))
-        print(f"{'torch':<10} {32:5d} {cores:7d} {statistics.median(torch_rates):9.1f}  (median of {args.repeats})")
-        print(f"{'onnx-int8':<10} {16:5d} {cores:7d} {statistics.median(onnx_rates):9.1f}  (median of {args.repeats})")
-        for batch_size, threads in ((16, cores), (64, cores), (32, 1)):
-            print(f"{'torch':<10} {batch_size:5d} {threads:7d} {rate(torch_model(batch_size, threads).embed_documents, texts):9.1f}")
+            for runtime, model in models.items():
+                rates[runtime].append(rate(model.embed_documents, texts))
+        medians = {runtime: statistics.median(values) for runtime, values in rates.items()}
+        for runtime, median in medians.items():
+            batch_size = 32 if runtime == "torch" else DEFAULT_BATCH_SIZE
+            print(f"{runtime:<14} {batch_size:5d} {cores:7d} {median:9.1f}  (median of {args.repeats}, alternating)")
+        for batch_size, threads in ((16, cores), (32, 1)):
+            print(f"{'torch':<14} {batch_size:5d} {threads:7d} {rate(torch_model(batch_size, threads).embed_documents, texts):9.1f}")
         torch_threads(cores)
-        for batch_size, threads in ((8, cores), (32, cores), (64, cores), (16, 1)):
-            other = OnnxMiniLM(NAME, Path(cache), batch_size=batch_size, threads=threads)
-            print(f"{'onnx-int8':<10} {batch_size:5d} {threads:7d} {rate(other.embed_documents, texts):9.1f}")
+        for runtime, quantized in QUANTIZED.items():
+            for batch_size, threads in ((8, cores), (32, cores), (DEFAULT_BATCH_SIZE, 1)):
+                other = quantized(NAME, Path(cache), batch_size=batch_size, threads=threads)
+                print(f"{runtime:<14} {batch_size:5d} {threads:7d} {rate(other.embed_documents, texts):9.1f}")
 
-        cosines = np.sum(np.asarray(onnx.embed_documents(texts)) * np.asarray(torch_default.embed_documents(texts)), axis=1)
-        torch_hits, total = page_recall_at_5(torch_default.embed_documents, torch_default.embed_query)
-        onnx_hits, _ = page_recall_at_5(onnx.embed_documents, onnx.embed_query)
+        reference = np.asarray(models["torch"].embed_documents(texts))
+        cosines = {
+            runtime: np.sum(np.asarray(models[runtime].embed_documents(texts)) * reference, axis=1) for runtime in QUANTIZED
+        }
+        hits: dict[str, int] = {}
+        for runtime, model in models.items():
+            hits[runtime], total = page_recall_at_5(model.embed_documents, model.embed_query)
         query_ms = {}
-        for label, model in (("torch", torch_default), ("onnx-int8", onnx)):
+        for runtime, model in models.items():
             samples = []
             for _ in range(30):
                 started = time.perf_counter()
                 model.embed_query("What should a speaker do about stage fright?")
                 samples.append((time.perf_counter() - started) * 1000)
-            query_ms[label] = statistics.median(samples)
+            query_ms[runtime] = statistics.median(samples)
 
-    speedup = statistics.median(onnx_rates) / statistics.median(torch_rates)
-    print(f"\ncosine(onnx-int8, torch): mean {cosines.mean():.4f}, min {cosines.min():.4f}")
-    print(f"page recall@5 ({total} answerable questions): torch {torch_hits}/{total} = {100 * torch_hits / total:.1f}%, "
-          f"onnx-int8 {onnx_hits}/{total} = {100 * onnx_hits / total:.1f}%")
-    print(f"query embedding p50: torch {query_ms['torch']:.1f} ms, onnx-int8 {query_ms['onnx-int8']:.1f} ms")
-    print(f"onnx-int8 / torch throughput: {speedup:.2f}x (target >= 2.2x)")
-    print(f"recall@5 difference: {100 * (onnx_hits - torch_hits) / total:+.1f} points (target: within 1 point)")
+    print()
+    for runtime, values in cosines.items():
+        print(f"cosine({runtime}, torch): mean {values.mean():.4f}, min {values.min():.4f}")
+    print(f"page recall@5 ({total} answerable questions): "
+          + ", ".join(f"{runtime} {hits[runtime]}/{total} = {100 * hits[runtime] / total:.1f}%" for runtime in models))
+    print("query embedding p50: " + ", ".join(f"{runtime} {query_ms[runtime]:.1f} ms" for runtime in models))
+    print(f"load average at the end: {load_average()}")
+    default = local_runtime(Settings())
+    for runtime in QUANTIZED:
+        target = " (target >= 2.2x: the default runtime)" if runtime == default else ""
+        print(f"{runtime} / torch throughput: {medians[runtime] / medians['torch']:.2f}x{target}")
+    for runtime in QUANTIZED:
+        print(f"{runtime} recall@5 difference: {100 * (hits[runtime] - hits['torch']) / total:+.1f} points (target: within 1 point)")
+
+
+def load_average() -> str:
+    return " ".join(f"{value:.1f}" for value in os.getloadavg())
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Ingest throughput of the service against its own pipeline in one process and against the tutorial's
 recipe, plus re-uploads and edited copies, all in one run on the same machine.
 
-    .venv/bin/python bench/ingest.py [--pdf PATH ...] [--no-tutorial] [--runtime onnx-int8|torch]
+    .venv/bin/python bench/ingest.py [--pdf PATH ...] [--no-tutorial] [--runtime auto|openvino-int8|onnx-int8|torch]
     .venv/bin/python bench/ingest.py --processes 1 2 [--pdf PATH]    # parallel ingest of one document
 
 Starts a local stack (Redis, Chroma, workers, API) on free ports, then for each document (default: the
@@ -36,6 +36,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import get_args
 
 import httpx
 import pymupdf
@@ -48,12 +49,13 @@ from ragline.localstack import LocalStack, StackPorts, free_port  # noqa: E402
 from ragline.pipeline.extract import read_pages, require_text  # noqa: E402
 from ragline.pipeline.index import index_chunks  # noqa: E402
 from ragline.pipeline.split import split_pages  # noqa: E402
-from ragline.providers.embeddings import LocalMiniLM, create_embedder  # noqa: E402
+from ragline.providers.embeddings import LocalMiniLM, create_embedder, local_runtime  # noqa: E402
 from ragline.stores.background import BackgroundWriter  # noqa: E402
 from ragline.stores.vectors import ChunkRecord, VectorIndex  # noqa: E402
 from tests.conftest import upload, wait_for_job  # noqa: E402
 
 SAMPLES = REPO / "samples" / "pdfs"
+RUNTIME_FIELD = Settings.model_fields["local_embedding_runtime"]
 DEFAULT_PDFS = [SAMPLES / "art_of_public_speaking_gutenberg.pdf", SAMPLES / "world_population_wikipedia.pdf"]
 
 
@@ -205,7 +207,9 @@ def bench_parallel(pdf: Path, counts: list[int]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pdf", type=Path, action="append", help="repeatable; default: the book and the article")
-    parser.add_argument("--runtime", choices=("onnx-int8", "torch"), default="onnx-int8", help="local embedding runtime")
+    parser.add_argument(
+        "--runtime", choices=get_args(RUNTIME_FIELD.annotation), default=RUNTIME_FIELD.default, help="local embedding runtime"
+    )
     parser.add_argument("--no-tutorial", action="store_true", help="skip the tutorial's recipe (slowest part)")
     parser.add_argument("--processes", type=int, nargs="+", help="compare parallel ingest with these process counts")
     args = parser.parse_args()
@@ -216,7 +220,8 @@ def main() -> None:
     # The stack inherits this environment; Settings() in this process reads it too.
     os.environ["RAGLINE_LOCAL_EMBEDDING_RUNTIME"] = args.runtime
     os.environ["RAGLINE_MODEL_CACHE_DIR"] = str(model_cache)
-    print(f"embedding runtime: {args.runtime}; {os.cpu_count()} cores, shared machine (noisy)")
+    print(f"embedding runtime: {local_runtime(Settings())}; {os.cpu_count()} cores, load average {load_average()}, "
+          "shared machine (noisy)")
     if args.processes:
         bench_parallel(pdfs[0], args.processes)
         return
@@ -225,6 +230,11 @@ def main() -> None:
         tutorial = None if args.no_tutorial else LocalMiniLM(settings.embedding_model_name)
         for pdf in pdfs:
             bench_document(pdf, api, settings, tutorial)
+    print(f"\nload average at the end: {load_average()}")
+
+
+def load_average() -> str:
+    return " ".join(f"{value:.1f}" for value in os.getloadavg())
 
 
 if __name__ == "__main__":
