@@ -3,24 +3,50 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+import redis
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
-from ragline.localstack import LocalStack, StackPorts, free_port
+from ragline.localstack import LocalStack, StackPorts, free_port, http_ok
 from ragline.tenancy import DEFAULT_TENANT, scope
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "samples" / "pdfs"
 ARTIFACTS = REPO / "test-artifacts"
+# The level of a test that names none itself, by its folder (pyproject.toml registers them).
+LEVELS = ("unit", "api", "integration", "chart", "e2e", "images")
+FOLDER_LEVELS = {
+    "unit": "unit",
+    "api": "api",
+    "chart": "chart",
+    "e2e": "e2e",
+    "images": "images",
+    **dict.fromkeys(("integration", "answers", "faults", "observability", "performance", "security", "ui"), "integration"),
+}
 # Every stack a test starts, and Settings() in the test process, share one build of the int8 model.
 os.environ.setdefault("RAGLINE_MODEL_CACHE_DIR", str(ARTIFACTS / "models"))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Give each test its folder's level unless it names one; a test in no known folder must name one."""
+    for item in items:
+        if any(item.get_closest_marker(level) for level in LEVELS):
+            continue
+        folder = Path(item.path).relative_to(REPO / "tests").parts[0]
+        if folder not in FOLDER_LEVELS:
+            raise pytest.UsageError(f"{item.nodeid}: mark it with one of {', '.join(LEVELS)}")
+        item.add_marker(FOLDER_LEVELS[folder])
 
 
 @pytest.fixture(scope="session")
@@ -53,6 +79,64 @@ def stack_fixture(name: str, env: dict[str, str] | None = None, **options: objec
             yield stack
 
     return _stack
+
+
+@dataclass
+class ApiProcess:
+    url: str
+    log_path: Path
+
+
+@contextmanager
+def another_api(stack: LocalStack, name: str, env: dict[str, str]) -> Iterator[ApiProcess]:
+    """Another API process (`python -m ragline.api`, as the stack runs its own) on the stack's Redis, Chroma
+    and workers, with `env` on top of the stack's; its output goes to test-artifacts/logs/NAME.log."""
+    port = free_port()
+    log_path = ARTIFACTS / "logs" / f"{name}.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "ragline.api", "--host", "127.0.0.1", "--port", str(port), "--no-access-log"],
+            env={**stack.env(), **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_until(lambda: process.poll() is not None or http_ok(f"{url}/healthz"), 60, f"the {name} API")
+            assert process.poll() is None, log_path.read_text()[-3000:]
+            yield ApiProcess(url=url, log_path=log_path)
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+@contextmanager
+def redis_server(directory: Path, password: str | None = None) -> Iterator[int]:
+    """A real redis-server on a free loopback port, without persistence; yields its port."""
+    binary = shutil.which("redis-server")
+    assert binary, "redis-server is not installed (scripts/install-system-deps.sh)"
+    port = free_port()
+    auth = ["--requirepass", password] if password else []
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(directory), *auth],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    client = redis.Redis(port=port, password=password)
+
+    def answers() -> bool:
+        try:
+            return bool(client.ping())
+        except redis.ConnectionError:
+            return False
+
+    try:
+        wait_until(answers, 20, "redis-server to start")
+        yield port
+    finally:
+        client.close()
+        process.terminate()
+        process.wait(timeout=10)
 
 
 @contextmanager

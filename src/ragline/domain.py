@@ -98,15 +98,6 @@ class PassageFilter:
     document_ids: tuple[str, ...] = ()
     page_ranges: tuple[tuple[int, int], ...] = ()
 
-    @classmethod
-    def of(cls, raw: dict | None) -> PassageFilter:
-        """From the JSON a task receives: {"document_ids": [...], "page_ranges": [[first, last], ...]}."""
-        raw = raw or {}
-        return cls(
-            document_ids=tuple(raw.get("document_ids") or ()),
-            page_ranges=tuple((int(first), int(last)) for first, last in raw.get("page_ranges") or ()),
-        )
-
     def __bool__(self) -> bool:
         return bool(self.document_ids or self.page_ranges)
 

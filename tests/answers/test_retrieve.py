@@ -1,7 +1,12 @@
 from collections.abc import Sequence
 
+import pytest
+
 from ragline.domain import Passage, PassageFilter
 from ragline.pipeline.retrieve import Retriever, retrieve
+from ragline.tasks.messages import Filters
+
+pytestmark = pytest.mark.unit
 
 
 def _passage(chunk_id: str, score: float) -> Passage:
@@ -63,11 +68,16 @@ def test_filters_reach_both_retrievers() -> None:
     assert {p.page for p in passages if p.chunk_id in COSINE and p.chunk_id != "d:9:0"} <= {2, 3, 4}
 
 
+def _from_task(filters: dict) -> PassageFilter:
+    """As the query worker reads the filters of its message."""
+    return Filters.model_validate(filters).passage_filter()
+
+
 def test_passage_filter_matches_documents_and_inclusive_page_ranges() -> None:
-    passage_filter = PassageFilter.of({"document_ids": ["a", "b"], "page_ranges": [[1, 2], [10, 10]]})
+    passage_filter = _from_task({"document_ids": ["a", "b"], "page_ranges": [[1, 2], [10, 10]]})
     assert passage_filter.matches("a", 1) and passage_filter.matches("b", 10)
     assert not passage_filter.matches("a", 3)
     assert not passage_filter.matches("c", 1)
-    assert PassageFilter.of({"page_ranges": [[5, 6]]}).matches("any", 6)
-    assert not PassageFilter.of(None)
-    assert PassageFilter.of(None).matches("any", 999)
+    assert _from_task({"page_ranges": [[5, 6]]}).matches("any", 6)
+    assert not _from_task({})
+    assert _from_task({}).matches("any", 999)

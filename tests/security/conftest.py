@@ -3,16 +3,13 @@ and a second API process on it with tight request bounds (timeouts, quotas, fail
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import httpx
 import pytest
 
-from ragline.localstack import LocalStack, free_port, http_ok
-from tests.conftest import ARTIFACTS, api_client, stack_fixture, wait_until
+from ragline.localstack import LocalStack
+from tests.conftest import ApiProcess, another_api, api_client, stack_fixture
 
 KEYS = {
     "acme": "acme-key-0123456789abcdef",
@@ -81,30 +78,8 @@ BOUNDS = {
 }
 
 
-@dataclass
-class BoundedApi:
-    url: str
-    log_path: object
-
-
 @pytest.fixture(scope="session")
-def bounded(secured: LocalStack) -> Iterator[BoundedApi]:
-    """Another API process (`python -m ragline.api`, as the stack runs its own) on the secured stack's
-    Redis, Chroma and workers, with the tight limits of BOUNDS."""
-    port = free_port()
-    log_path = ARTIFACTS / "logs" / "security-bounded-api.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "ragline.api", "--host", "127.0.0.1", "--port", str(port), "--no-access-log"],
-            env={**secured.env(), **BOUNDS},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            wait_until(lambda: process.poll() is not None or http_ok(f"{url}/healthz"), 60, "the bounded API")
-            assert process.poll() is None, log_path.read_text()[-3000:]
-            yield BoundedApi(url=url, log_path=log_path)
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
+def bounded(secured: LocalStack) -> Iterator[ApiProcess]:
+    """Another API process on the secured stack's Redis, Chroma and workers, with the tight limits of BOUNDS."""
+    with another_api(secured, "security-bounded-api", BOUNDS) as api:
+        yield api

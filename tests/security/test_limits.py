@@ -20,14 +20,14 @@ import redis
 
 from ragline.localstack import LocalStack
 from ragline.stores.documents import DocumentRegistry, Usage
-from tests.conftest import upload, wait_for_job
-from tests.security.conftest import BOUNDS, KEYS, BoundedApi
+from tests.conftest import ApiProcess, upload, wait_for_job
+from tests.security.conftest import BOUNDS, KEYS
 
 # Far beyond the bounded API's 2 s head and body deadlines: a client-side bound, not a timed assertion.
 PATIENCE_SECONDS = 30
 
 
-def _connect(api: BoundedApi) -> socket.socket:
+def _connect(api: ApiProcess) -> socket.socket:
     address = urlsplit(api.url)
     connection = socket.create_connection((address.hostname, address.port))
     connection.settimeout(PATIENCE_SECONDS)
@@ -42,14 +42,14 @@ def _read_until_closed(connection: socket.socket) -> bytes:
     return received
 
 
-def test_a_connection_that_sends_nothing_is_closed(bounded: BoundedApi) -> None:
+def test_a_connection_that_sends_nothing_is_closed(bounded: ApiProcess) -> None:
     with _connect(bounded) as connection:
         answer = _read_until_closed(connection)
     assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
     assert b'"code": "request_timeout"' in answer
 
 
-def test_a_head_sent_a_byte_at_a_time_is_dropped(bounded: BoundedApi) -> None:
+def test_a_head_sent_a_byte_at_a_time_is_dropped(bounded: ApiProcess) -> None:
     with _connect(bounded) as connection:
         connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
         closed, received = _trickle(connection)
@@ -57,7 +57,7 @@ def test_a_head_sent_a_byte_at_a_time_is_dropped(bounded: BoundedApi) -> None:
     assert received.startswith(b"HTTP/1.1 408 "), received[:200]
 
 
-def test_a_body_that_never_arrives_is_dropped_with_408(bounded: BoundedApi) -> None:
+def test_a_body_that_never_arrives_is_dropped_with_408(bounded: ApiProcess) -> None:
     head = (
         b"POST /v1/collections/slow/query HTTP/1.1\r\nHost: x\r\n"
         b"Authorization: Bearer " + KEYS["acme"].encode() + b"\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
@@ -68,7 +68,7 @@ def test_a_body_that_never_arrives_is_dropped_with_408(bounded: BoundedApi) -> N
     assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
 
 
-def test_a_body_trickled_after_the_answer_does_not_hold_the_connection(bounded: BoundedApi) -> None:
+def test_a_body_trickled_after_the_answer_does_not_hold_the_connection(bounded: ApiProcess) -> None:
     # /healthz answers without reading the body; each byte that follows used to restart the keep-alive timer.
     with _connect(bounded) as connection:
         connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n")
@@ -98,7 +98,7 @@ def _trickle(connection: socket.socket) -> tuple[bool, bytes]:
 
 
 @pytest.fixture
-def from_address(bounded: BoundedApi) -> Iterator[Callable[[str, str], httpx.Client]]:
+def from_address(bounded: ApiProcess) -> Iterator[Callable[[str, str], httpx.Client]]:
     """Clients of the bounded API from other loopback addresses: the failed-auth limit is per address."""
     clients: list[httpx.Client] = []
 
@@ -134,7 +134,7 @@ def test_key_guessing_is_refused_per_address_with_retry_after(from_address: Call
 
 
 @pytest.fixture(scope="module")
-def quota(bounded: BoundedApi) -> Iterator[httpx.Client]:
+def quota(bounded: ApiProcess) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=bounded.url, headers={"Authorization": f"Bearer {KEYS['quota']}"}, timeout=60) as client:
         yield client
 

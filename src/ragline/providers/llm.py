@@ -5,33 +5,35 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-from ragline.config import Settings
 from ragline.domain import GenerationFailed, Messages
 
 
 class ChatModel:
     """Streams a chat completion through langchain-openai; every failure becomes GenerationFailed.
 
-        model = ChatModel(Settings(llm_base_url="http://127.0.0.1:8080/v1"))
+        model = ChatModel(model="smollm2", base_url="http://127.0.0.1:8080/v1", api_key=None, timeout_seconds=30,
+                          max_tokens=512, temperature=0.0)
         text = "".join(model.stream([("user", "Say hi")]))
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self, model: str, base_url: str | None, api_key: str | None, timeout_seconds: float, max_tokens: int, temperature: float
+    ) -> None:
         from langchain_openai import ChatOpenAI
 
-        self.name = settings.llm_model
-        self._timeout = settings.llm_timeout_seconds
-        api_key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "unused"
+        self.name = model
+        self._timeout = timeout_seconds
         self._client = ChatOpenAI(
-            model=settings.llm_model,
-            base_url=settings.llm_base_url,
-            api_key=api_key,
+            model=model,
+            base_url=base_url,
+            # An OpenAI-compatible server without keys still needs a non-empty one.
+            api_key=api_key or "unused",
             # The same limit for a silent server; stream() bounds the whole generation with it too.
-            timeout=settings.llm_timeout_seconds,
+            timeout=timeout_seconds,
             # A retry would double the wait of a user who gets the extractive answer anyway.
             max_retries=0,
-            temperature=settings.llm_temperature,
-            max_tokens=settings.llm_max_tokens,
+            temperature=temperature,
+            max_tokens=max_tokens,
         )
 
     def stream(self, messages: Messages) -> Iterator[str]:
@@ -51,8 +53,3 @@ class ChatModel:
             raise GenerationFailed("unavailable", f"the model server is unreachable: {exc}") from exc
         except openai.APIError as exc:
             raise GenerationFailed("error", f"the model server refused the request: {exc}") from exc
-
-
-def create_chat_model(settings: Settings) -> ChatModel | None:
-    """None when no chat model is configured: generative requests then fall back to extractive answers."""
-    return ChatModel(settings) if settings.llm_configured else None

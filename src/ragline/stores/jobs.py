@@ -48,6 +48,8 @@ class Job:
     timings: dict[str, float] = field(default_factory=dict)
     # An import fills a collection from an archive (document_id is empty, filename the archive's).
     kind: JobKind = "ingest"
+    # The ingest message as sent (tasks/messages.py IngestJob, JSON), for the recovery sweep to send again.
+    request: str | None = None
 
     _INTS = ("pages_done", "pages_total", "chunks_done", "chunks_total", "chunks_embedded", "pages_ocr", "attempts")
     _FLOATS = ("created_at", "updated_at", "started_at", "finished_at")

@@ -17,18 +17,20 @@ from contextlib import contextmanager
 
 from celery import Task, chord
 from celery.signals import worker_process_init, worker_ready
+from pydantic import ValidationError
 
 from ragline.errors import ErrorCode, RaglineError
 from ragline.pipeline.extract import DocumentReader, ReadOptions, open_document, require_text
 from ragline.pipeline.index import bounded_parts, index_chunks, page_parts
 from ragline.recovery import sweep
-from ragline.domain import Chunk, LexicalEntry, PageText, chunk_id
+from ragline.domain import ACTIVE_STATES, Chunk, LexicalEntry, PageText, chunk_id
 from ragline.pipeline.sniff import Format
 from ragline.pipeline.split import split_pages
 from ragline.providers.cached import CachedEmbedder
 from ragline.stores.background import BackgroundWriter
 from ragline.stores.embeddings import EmbeddingCache
 from ragline.stores import keys
+from ragline.stores.documents import Quota
 from ragline.stores.jobs import Job
 from ragline.stores.portability import discard_staged, finish_import, records_of, release_imported, verify_staged, write_staged
 from ragline.stores.redis_client import UNAVAILABLE_ERRORS as REDIS_UNAVAILABLE
@@ -39,6 +41,7 @@ from ragline.telemetry.worker import install_worker_telemetry, setup_worker_proc
 from ragline.tasks import names
 from ragline.tasks.celery_app import make_celery
 from ragline.tasks.flows import resend
+from ragline.tasks.messages import ImportJob, IngestJob
 from ragline.worker.lexical import backfill, put_segment, write_segments
 from ragline.worker.presence import instance_name, track_presence
 from ragline.worker.runtime import WorkerRuntime
@@ -56,9 +59,16 @@ def _sweep_orphans() -> None:
         runtime.workers,
         settings.worker_heartbeat_ttl_seconds,
         settings.job_stall_seconds,
-        resend=lambda job: resend(app, job),
+        resend=_resend,
         fail=_fail,
     )
+
+
+def _resend(job: Job) -> None:
+    if job.request is None:
+        _fail(job, ErrorCode.INTERNAL.code, "the job was recorded by an earlier version of ragline and cannot be sent again; upload the file again")
+        return
+    resend(app, job, job.request)
 
 
 track_presence(names.INGEST_QUEUE, on_beat=_sweep_orphans)
@@ -80,10 +90,36 @@ def _load_model(**_: object) -> None:
 class IngestTask(Task):
     max_retries = MAX_RETRIES
 
+    def on_failure(self, exc: Exception, task_id: str, args: tuple, kwargs: dict, einfo: object) -> None:
+        """A step that raised what it did not handle (a bug, a surprise from a library or a server) ends its
+        job `failed` at once, instead of leaving it `running` until the stall sweep gives up on it.
+
+        The client reads a stable code and no internals; this log has the traceback under the job id.
+        """
+        message = args[0] if args else None
+        job_id = message.get("job_id") if isinstance(message, dict) else message
+        try:
+            job = runtime.jobs.get(str(job_id))
+            if job is None or job.state not in ACTIVE_STATES:
+                return  # failed already, with its own reason, or long gone
+            if isinstance(exc, RaglineError):
+                _fail(job, exc.code.code, exc.detail)
+                return
+            if isinstance(exc, ValidationError):
+                logger.error("ingest message refused job_id=%s task=%s error=%s", job.job_id, self.name, exc)
+                _fail(job, ErrorCode.INTERNAL.code, "the ingest task was sent by another version of ragline; upload the file again")
+                return
+            logger.error("ingest step failed job_id=%s task=%s stage=%s", job.job_id, self.name, job.stage, exc_info=exc)
+            _fail(job, ErrorCode.INTERNAL.code, f"the ingest worker failed in its {job.stage} step; its log has the details under job id {job.job_id}")
+        except REDIS_UNAVAILABLE as error:
+            # Nowhere to write the failure now: the stall sweep fails or re-sends the job once Redis is back.
+            logger.warning("ingest failure not recorded, redis unavailable job_id=%s error=%s", job_id, error)
+
 
 @contextmanager
 def _stage(task: Task, job: Job, stage: str) -> Iterator[None]:
-    """Record the stage and its duration; retry when a dependency is away, fail the job otherwise."""
+    """Record the stage and its duration; retry when a dependency is away, fail the job on a RaglineError
+    (anything else fails it too, in IngestTask.on_failure)."""
     started = time.perf_counter()
     with ingest_stage(stage, collection=job.collection, document_id=job.document_id, job_id=job.job_id):
         try:
@@ -97,9 +133,6 @@ def _stage(task: Task, job: Job, stage: str) -> Iterator[None]:
             raise
         except REDIS_UNAVAILABLE as exc:
             raise _retry(task, exc) from exc
-        except Exception as exc:
-            _fail(job, ErrorCode.INTERNAL.code, f"{stage} failed: {type(exc).__name__}: {exc}")
-            raise
         runtime.jobs.update(job.job_id, timings={stage: round(time.perf_counter() - started, 3)})
         runtime.jobs.end_stage(job.job_id)
 
@@ -178,13 +211,14 @@ def backfill_lexical_task(self: Task) -> int:
 
 
 @app.task(name=names.PDF_READER_TASK, bind=True, base=IngestTask)
-def pdf_reader_task(self: Task, job_id: str) -> str:
+def pdf_reader_task(self: Task, message: dict) -> str:
     """Read the document's pages (a PDF's, or another format's sections) into Redis for the splitter.
 
     Pages that need OCR (3-5 s each) are read here when they are few; when there are more than
     RAGLINE_OCR_PAGES_PER_TASK, this task is replaced by page-range tasks, each with a time limit
     derived from its page count and run by any ingest process, then one that gathers the pages.
     """
+    job_id = IngestJob.model_validate(message).job_id
     job = _load_job(job_id)
     ocr_ranges: list[list[int]] = []
     with _stage(self, job, "extract"):
@@ -295,21 +329,22 @@ def _time_limits(ocr_pages: int) -> dict[str, int]:
 
 
 @app.task(name=names.TEXT_SPLITTER_TASK, bind=True, base=IngestTask)
-def text_splitter_task(self: Task, job_id: str) -> str:
-    """Split the extracted pages into chunks that each stay on one page."""
+def text_splitter_task(self: Task, message: dict) -> str:
+    """Split the extracted pages into chunks that each stay on one page, as the message says."""
+    request = IngestJob.model_validate(message)
+    job_id = request.job_id
     job = _load_job(job_id)
     with _stage(self, job, "split"):
         pages = runtime.artifacts.get_pages(job_id)
         if pages is None:
             raise RaglineError(ErrorCode.INTERNAL, "the extracted pages expired before splitting")
-        settings = runtime.settings
-        chunks = split_pages(pages, settings.chunk_size, settings.chunk_overlap)
+        chunks = split_pages(pages, request.chunk_size, request.chunk_overlap)
         annotate(pages=len(pages), chunks=len(chunks))
-        if len(chunks) > settings.max_chunks_per_document:
+        if len(chunks) > request.max_chunks:
             # Refused before anything is stored: the collection stays as it was.
             raise RaglineError(
                 ErrorCode.TOO_MANY_CHUNKS,
-                f"the document splits into {len(chunks)} chunks, more than the {settings.max_chunks_per_document} "
+                f"the document splits into {len(chunks)} chunks, more than the {request.max_chunks} "
                 "allowed per document (RAGLINE_MAX_CHUNKS_PER_DOCUMENT); split it into smaller files",
             )
         runtime.artifacts.put_chunks(job_id, chunks)
@@ -318,12 +353,20 @@ def text_splitter_task(self: Task, job_id: str) -> str:
 
 
 @app.task(name=names.VECTORSTORE_TASK, bind=True, base=IngestTask)
-def vectorstore_task(self: Task, job_id: str) -> str:
+def vectorstore_task(self: Task, message: dict) -> str:
     """Embed the chunks and upsert them under deterministic ids: here for a short document; for a
     long one, one task per page range, run in parallel by the ingest worker processes, a few at a time.
     """
+    request = IngestJob.model_validate(message)
+    job_id = request.job_id
     job = _load_job(job_id)
     with _stage(self, job, "index"):
+        if runtime.embedder.name != request.embedding_model:
+            raise RaglineError(
+                ErrorCode.EMBEDDING_MODEL_MISMATCH,
+                f"the upload was sent for embedding model {request.embedding_model}, but this ingest worker embeds with "
+                f"{runtime.embedder.name}: give the API and the ingest workers the same embedding settings",
+            )
         chunks = _stored_chunks(job_id)
         runtime.index.check_model(job.collection, runtime.embedder.name)
         runtime.jobs.start_parts(job_id)
@@ -371,19 +414,23 @@ def index_part_task(self: Task, job_id: str, start: int, stop: int, attempt: str
 
 
 @app.task(name=names.IMPORT_ARCHIVE_TASK, bind=True, base=IngestTask)
-def import_archive_task(self: Task, job_id: str) -> str:
+def import_archive_task(self: Task, message: dict) -> str:
     """Fill a collection from an uploaded archive (stores/archive.py), without embedding anything.
 
     Nothing is written before the whole archive checked out, and the claim of its documents is one
     atomic step (refused when the collection holds documents): a bad archive fails the job and leaves
     the collection as it was. Sending it again is safe: the claim is this job's, upserts keep their ids.
+    The embedding model the archive must match and the tenant's quota are the message's (the API's).
     """
+    request = ImportJob.model_validate(message)
+    job_id = request.job_id
     job = _load_job(job_id)
     if job.state in ("done", "failed"):
         return job_id  # a late redelivery
     with _stage(self, job, "verify"):
-        manifest = verify_staged(runtime, job_id, job.collection, runtime.embedder.name, on_chunks=_chunk_counter(job_id))
-        runtime.documents.claim_all(job.collection, records_of(manifest, job_id), runtime.quota, job_id)
+        manifest = verify_staged(runtime, job_id, job.collection, request.embedding_model, on_chunks=_chunk_counter(job_id))
+        quota = Quota(**request.quota.model_dump())
+        runtime.documents.claim_all(job.collection, records_of(manifest, job_id), quota, job_id)
     with _stage(self, job, "write"):
         write_staged(runtime, job_id, job.collection, manifest, on_chunks=_chunk_counter(job_id))
         write_segments(runtime.index, runtime.lexical, job.collection, records_of(manifest, job_id))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import asdict
-from functools import cache
+from functools import cache, lru_cache
 
 from celery import Task
 from celery.signals import worker_process_init
@@ -20,7 +20,7 @@ from ragline.pipeline.query import QueryOptions, answer_question
 from ragline.pipeline.rerank import Rerank, llm_rerank, scored_rerank, sentence_rerank
 from ragline.pipeline.retrieve import Retriever
 from ragline.providers.cached import CachedEmbedder
-from ragline.providers.llm import ChatModel, create_chat_model
+from ragline.providers.llm import ChatModel
 from ragline.providers.rerank import HttpReranker
 from ragline.stores import keys
 from ragline.stores.answers import AnswerCache
@@ -28,6 +28,7 @@ from ragline.stores.embeddings import EmbeddingCache
 from ragline.stores.redis_client import UNAVAILABLE_ERRORS as REDIS_UNAVAILABLE
 from ragline.tasks import names
 from ragline.tasks.celery_app import make_celery
+from ragline.tasks.messages import Generation, QueryTask, Reranking
 from ragline.telemetry.instruments import measured_generation, record_answer
 from ragline.telemetry.worker import install_worker_telemetry, setup_worker_process
 from ragline.worker.presence import track_presence
@@ -39,6 +40,8 @@ app = make_celery("query")
 track_presence(names.QUERY_QUEUE)
 install_worker_telemetry(names.QUERY_QUEUE, names.tasks_on(names.QUERY_QUEUE))
 runtime = WorkerRuntime()
+# How long an error reply to a message that did not validate (so names no wait of its own) is kept.
+UNREAD_ERROR_TTL_SECONDS = 300
 
 
 @worker_process_init.connect
@@ -48,56 +51,20 @@ def _load_model(**_: object) -> None:
 
 
 @app.task(name=names.QUERY_TASK, bind=True)
-def query_task(self: Task, collection: str, question: str, top_k: int, options: dict | None = None) -> dict:
-    """Answer, then push the answer to the reply list the API is blocked on.
+def query_task(self: Task, message: dict) -> dict:
+    """Answer a QueryTask (tasks/messages.py), then push the answer to the reply list the API is blocked on.
 
-    `options` (all optional): mode, retrieval, filters, history, stream (push token events
-    first), cache_key (where to cache the answer; the API computed it before sending the task).
+    Every choice the answer depends on comes from the message, resolved by the API; this worker's own
+    settings give only its connections, its credentials and the embedding model it has loaded.
     """
-    options = options or {}
-    settings = runtime.settings
-    embedder = _embedder()
-    reply = _Reply(self.request.id, int(settings.query_timeout_seconds + settings.llm_timeout_seconds) + 60)
+    reply = _Reply(self.request.id, UNREAD_ERROR_TTL_SECONDS)
     try:
-        query_options = QueryOptions(
-            top_k=top_k,
-            threshold=settings.relevance_threshold,
-            max_sentences=settings.answer_sentences,
-            retrieval=options.get("retrieval", settings.retrieval),
-            mode=options.get("mode", settings.answer_mode),
-            passage_filter=PassageFilter.of(options.get("filters")),
-            history=tuple((role, text) for role, text in options.get("history", ())),
-            candidates=settings.hybrid_candidates,
-            rrf_k=settings.rrf_k,
-            rerank_candidates=settings.rerank_candidates,
-            condense_with_model=settings.condense == "auto",
-        )
-        model = _chat_model()
-        generate = measured_generation(model.name, model.stream) if model is not None else None
-        answer = answer_question(
-            question,
-            embedder,
-            _retriever(collection, embedder),
-            query_options,
-            generate=generate,
-            sink=reply if options.get("stream") else None,
-            rerank=_reranker(embedder, generate),
-        )
-        record_answer(collection, answer.grounded, answer.mode, answer.fallback_reason, len(answer.citations), answer.best_score)
-        payload: dict = {
-            "event": "answer",
-            "answer": answer.answer,
-            "grounded": answer.grounded,
-            "citations": [asdict(passage) for passage in answer.citations],
-            "mode": answer.mode,
-            "fallback_reason": answer.fallback_reason,
-            "retrieval": query_options.retrieval,
-            "timings": answer.timings,
-            "standalone_question": answer.standalone_question,
-        }
+        task = QueryTask.model_validate(message)
+        reply.ttl = task.reply_ttl_seconds
+        payload = _answer(task, reply)
         # A fallback is an outage's answer, not the question's: the next asker should get the model's.
-        if options.get("cache_key") and answer.mode != "extractive_fallback":
-            _cache(options["cache_key"], payload)
+        if task.cache_key and payload["mode"] != "extractive_fallback":
+            _cache(task.cache_key, task.cache_ttl_seconds, payload)
     except RaglineError as exc:
         payload = {"event": "error", "error": {"code": exc.code.code, "detail": exc.detail}}
     except REDIS_UNAVAILABLE as exc:
@@ -106,15 +73,62 @@ def query_task(self: Task, collection: str, question: str, top_k: int, options: 
     except Exception:
         # Any other failure is answered too, at once: the asker must not wait out the query timeout
         # for a reply that never comes. The traceback stays in this log, under the request's trace id.
-        logger.exception("query failed request_id=%s collection=%s", self.request.id, collection)
+        logger.exception("query failed request_id=%s", self.request.id)
         payload = {"event": "error", "error": {"code": ErrorCode.INTERNAL.code, "detail": "the query worker failed; its log has the details under this trace id"}}
     reply.push(payload)
     return _outcome(payload)
 
 
-def _cache(cache_key: str, payload: dict) -> None:
+def _answer(task: QueryTask, reply: _Reply) -> dict:
+    answering = task.answering
+    embedder = _embedder()
+    if embedder.name != answering.embedding_model:
+        raise RaglineError(
+            ErrorCode.EMBEDDING_MODEL_MISMATCH,
+            f"the question was sent for embedding model {answering.embedding_model}, but this query worker embeds with "
+            f"{embedder.name}: give the API and the query workers the same embedding settings",
+        )
+    query_options = QueryOptions(
+        top_k=answering.top_k,
+        threshold=answering.threshold,
+        max_sentences=answering.max_sentences,
+        retrieval=answering.retrieval,
+        mode=answering.mode,
+        passage_filter=answering.filters.passage_filter(),
+        history=answering.history,
+        candidates=answering.candidates,
+        rrf_k=answering.rrf_k,
+        rerank_candidates=answering.reranking.candidates if answering.reranking else QueryOptions.rerank_candidates,
+        condense_with_model=answering.condense == "auto",
+    )
+    model = _chat_model(answering.generation) if answering.generation is not None else None
+    generate = measured_generation(model.name, model.stream) if model is not None else None
+    answer = answer_question(
+        task.question,
+        embedder,
+        _retriever(task.collection, embedder),
+        query_options,
+        generate=generate,
+        sink=reply if task.stream else None,
+        rerank=_reranker(answering.reranking, answering.rrf_k, embedder, generate) if answering.reranking else None,
+    )
+    record_answer(task.collection, answer.grounded, answer.mode, answer.fallback_reason, len(answer.citations), answer.best_score)
+    return {
+        "event": "answer",
+        "answer": answer.answer,
+        "grounded": answer.grounded,
+        "citations": [asdict(passage) for passage in answer.citations],
+        "mode": answer.mode,
+        "fallback_reason": answer.fallback_reason,
+        "retrieval": answering.retrieval,
+        "timings": answer.timings,
+        "standalone_question": answer.standalone_question,
+    }
+
+
+def _cache(cache_key: str, ttl_seconds: int, payload: dict) -> None:
     """Best effort (stores/cache_redis.py): an answer that could not be cached is still the answer."""
-    AnswerCache(runtime.redis, runtime.cache, runtime.settings.answer_cache_ttl_seconds).put(cache_key, payload)
+    AnswerCache(runtime.redis, runtime.cache, ttl_seconds).put(cache_key, payload)
 
 
 def _outcome(payload: dict) -> dict:
@@ -130,7 +144,7 @@ class _Reply:
 
     def __init__(self, request_id: str, ttl_seconds: int) -> None:
         self._key = keys.reply(request_id)
-        self._ttl = ttl_seconds
+        self.ttl = ttl_seconds
 
     def token(self, text: str) -> None:
         self.push({"event": "token", "text": text})
@@ -141,13 +155,22 @@ class _Reply:
     def push(self, event: dict) -> None:
         with runtime.redis.pipeline() as pipe:
             pipe.rpush(self._key, json.dumps(event))
-            pipe.expire(self._key, self._ttl)
+            pipe.expire(self._key, self.ttl)
             pipe.execute()
 
 
-@cache
-def _chat_model() -> ChatModel | None:
-    return create_chat_model(runtime.settings)
+@lru_cache(maxsize=8)
+def _chat_model(generation: Generation) -> ChatModel:
+    """One client per chat model the API asks for; the API key is this worker's own."""
+    api_key = runtime.settings.openai_api_key
+    return ChatModel(
+        model=generation.model,
+        base_url=generation.base_url,
+        api_key=api_key.get_secret_value() if api_key else None,
+        timeout_seconds=generation.timeout_seconds,
+        max_tokens=generation.max_tokens,
+        temperature=generation.temperature,
+    )
 
 
 @cache
@@ -158,24 +181,21 @@ def _embedder() -> CachedEmbedder:
     return CachedEmbedder(runtime.embedder, EmbeddingCache(runtime.cache, runtime.settings.embedding_cache_ttl_seconds))
 
 
-@cache
-def _rerank_service() -> HttpReranker:
-    settings = runtime.settings
-    assert settings.rerank_url is not None  # Settings refuses rerank=http without it
-    key = settings.rerank_api_key.get_secret_value() if settings.rerank_api_key else None
-    return HttpReranker(settings.rerank_url, settings.rerank_api, settings.rerank_model, key, settings.model_timeout_seconds)
+@lru_cache(maxsize=8)
+def _rerank_service(reranking: Reranking) -> HttpReranker:
+    """One client per rerank service the API asks for; the key is this worker's own."""
+    assert reranking.url is not None and reranking.api is not None and reranking.timeout_seconds is not None
+    key = runtime.settings.rerank_api_key
+    return HttpReranker(reranking.url, reranking.api, reranking.model, key.get_secret_value() if key else None, reranking.timeout_seconds)
 
 
-def _reranker(embedder: Embedder, generate: Generate | None) -> Rerank | None:
-    """The reranking step RAGLINE_RERANK asks for; llm without a chat model configured reranks nothing."""
-    settings = runtime.settings
-    if settings.rerank == "sentences":
-        return sentence_rerank(embedder.embed_documents, settings.rrf_k)
-    if settings.rerank == "llm" and generate is not None:
-        return llm_rerank(generate)
-    if settings.rerank == "http":
-        return scored_rerank(_rerank_service().score)
-    return None
+def _reranker(reranking: Reranking, rrf_k: int, embedder: Embedder, generate: Generate | None) -> Rerank | None:
+    """The reranking step the message asks for; llm without a chat model configured reranks nothing."""
+    if reranking.kind == "sentences":
+        return sentence_rerank(embedder.embed_documents, rrf_k)
+    if reranking.kind == "llm":
+        return llm_rerank(generate) if generate is not None else None
+    return scored_rerank(_rerank_service(reranking).score)
 
 
 def _retriever(collection: str, embedder: Embedder) -> Retriever:

@@ -19,6 +19,7 @@ from ragline.stores.jobs import Job, new_job_id
 from ragline.stores.portability import STAGED_PART_BYTES, CollectionExport, discard_staged, expected_dimension, stage_part
 from ragline.tasks import names
 from ragline.tasks.flows import send_import
+from ragline.tasks.messages import ImportJob, TenantQuota
 from ragline.tenancy import display
 
 logger = logging.getLogger(__name__)
@@ -90,12 +91,23 @@ class ArchiveService:
         # Documents may have arrived while the archive uploaded; the worker's claim checks again, atomically.
         if self._stores.documents.count(job.collection):
             raise _not_empty(job.collection)
+        message = self._import_job(job.job_id)
+        job.request = message.model_dump_json()
         self._stores.jobs.create(job)
         try:
-            send_import(self._celery, job.job_id)
+            send_import(self._celery, message)
         except Exception as exc:
             self._stores.jobs.fail(job.job_id, ErrorCode.DEPENDENCY_UNAVAILABLE.code, f"the import could not be queued: {exc}")
             raise
+
+    def _import_job(self, job_id: str) -> ImportJob:
+        """What the import depends on, from this process's settings: the model and the tenant's quota."""
+        quota = self._stores.quota
+        return ImportJob(
+            job_id=job_id,
+            embedding_model=self._stores.settings.embedding_model_name,
+            quota=TenantQuota(documents=quota.documents, pages=quota.pages, size_bytes=quota.size_bytes),
+        )
 
 
 def _not_empty(collection: str) -> RaglineError:

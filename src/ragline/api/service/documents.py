@@ -16,6 +16,7 @@ from ragline.stores.bundle import Stores
 from ragline.stores.jobs import Job, new_job_id
 from ragline.tasks import names
 from ragline.tasks.flows import send_ingest
+from ragline.tasks.messages import IngestJob
 from ragline.tenancy import belongs, display
 
 logger = logging.getLogger(__name__)
@@ -54,7 +55,11 @@ class DocumentService:
             # The record outlived its job (expired): ingest again, unless another upload already does.
             replaces = existing.job_id
 
-        job = Job(job_id=new_job_id(), document_id=document_id, collection=collection, filename=filename, format=kind.value)
+        message = self._ingest_job(new_job_id())
+        job = Job(
+            job_id=message.job_id, document_id=document_id, collection=collection, filename=filename, format=kind.value,
+            request=message.model_dump_json(),
+        )
         record = DocumentRecord(
             document_id=document_id, filename=filename, job_id=job.job_id, size_bytes=len(data), format=kind.value
         )
@@ -69,7 +74,7 @@ class DocumentService:
             self._admission.admit(names.INGEST_QUEUE)
             stores.artifacts.put_blob(job.job_id, data)
             stores.jobs.create(job)
-            send_ingest(self._celery, job.job_id)
+            send_ingest(self._celery, message)
         except Exception as exc:
             self._abandon(collection, job, exc)
             raise
@@ -87,6 +92,17 @@ class DocumentService:
             stores.artifacts.discard(job.job_id)
         except Exception as exc:  # noqa: BLE001 - the original error is the one to report
             logger.warning("could not undo an unsent upload job_id=%s error=%s", job.job_id, exc)
+
+    def _ingest_job(self, job_id: str) -> IngestJob:
+        """Every choice the document's chunks and vectors depend on, from this process's settings."""
+        settings = self._settings
+        return IngestJob(
+            job_id=job_id,
+            embedding_model=settings.embedding_model_name,
+            chunk_size=settings.chunk_size,
+            chunk_overlap=settings.chunk_overlap,
+            max_chunks=settings.max_chunks_per_document,
+        )
 
     def _duplicate(self, collection: str, record: DocumentRecord) -> Accepted:
         """The upload that won a race for these bytes: its job may not be recorded yet, its id is."""

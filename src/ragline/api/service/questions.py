@@ -10,7 +10,7 @@ import math
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import redis.asyncio
 
@@ -21,26 +21,25 @@ from ragline.stores.answers import AnswerCache
 from ragline.stores.bundle import Stores
 from ragline.stores.vectors import require_chroma
 from ragline.tasks import names
+from ragline.tasks.flows import send_query
+from ragline.tasks.messages import Answering, Filters, Generation, QueryTask, Reranking
 from ragline.tenancy import display
 
 # How often a request waiting on an identical in-flight question looks for its answer.
 FOLLOW_POLL_SECONDS = 0.02
 # Delete the in-flight marker only if this request still holds it (it may have expired and been retaken).
+# How long a reply list outlives the asker's wait, for a late answer nobody reads any more to expire.
+REPLY_MARGIN_SECONDS = 60
 RELEASE_IF_HELD = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
 
 
 @dataclass(frozen=True)
 class QuerySpec:
-    """A question with every option resolved: what the query worker runs and what the cache is keyed on."""
+    """A question with every option resolved: what the query worker is sent and what the cache is keyed on."""
 
     collection: str
     question: str
-    top_k: int
-    mode: str
-    retrieval: str
-    # {"document_ids": [...], "page_ranges": [[first, last], ...]}, as the worker's PassageFilter.of reads it.
-    filters: dict | None = None
-    history: tuple[tuple[str, str], ...] = ()
+    answering: Answering
 
 
 @dataclass
@@ -86,15 +85,54 @@ class QuestionService:
         filters: dict | None = None,
         history: tuple[tuple[str, str], ...] = (),
     ) -> QuerySpec:
-        """Check the question and fill every option the request left out from the settings."""
-        return QuerySpec(
-            collection=collection,
-            question=self.clean_question(question),
-            top_k=top_k or self._settings.default_top_k,
-            mode=mode or self._settings.answer_mode,
-            retrieval=retrieval or self._settings.retrieval,
-            filters=filters or None,
+        """Check the question and resolve every choice its answer depends on: the request's, else this
+        process's settings. The query worker uses these, whatever its own settings say."""
+        settings = self._settings
+        retrieval = retrieval or settings.retrieval
+        mode = mode or settings.answer_mode
+        # The chat model writes generative answers, rewrites follow-ups (condense auto) and reranks (rerank llm).
+        uses_model = mode == "generative" or (bool(history) and settings.condense == "auto") or settings.rerank == "llm"
+        answering = Answering(
+            embedding_model=settings.embedding_model_name,
+            top_k=top_k or settings.default_top_k,
+            retrieval=retrieval,
+            candidates=settings.hybrid_candidates,
+            rrf_k=settings.rrf_k,
+            threshold=settings.relevance_threshold,
+            max_sentences=settings.answer_sentences,
+            mode=mode,
+            generation=self._generation() if uses_model else None,
+            reranking=self._reranking(),
+            condense=settings.condense,
+            filters=Filters.model_validate(filters or {}),
             history=history,
+        )
+        return QuerySpec(collection=collection, question=self.clean_question(question), answering=answering)
+
+    def _generation(self) -> Generation | None:
+        settings = self._settings
+        if not settings.llm_configured:
+            return None
+        return Generation(
+            model=settings.llm_model,
+            base_url=settings.llm_base_url,
+            max_tokens=settings.llm_max_tokens,
+            temperature=settings.llm_temperature,
+            timeout_seconds=settings.llm_timeout_seconds,
+        )
+
+    def _reranking(self) -> Reranking | None:
+        settings = self._settings
+        if settings.rerank == "none":
+            return None
+        http = settings.rerank == "http"
+        return Reranking(
+            kind=settings.rerank,
+            candidates=settings.rerank_candidates,
+            url=settings.rerank_url if http else None,
+            api=settings.rerank_api if http else None,
+            model=settings.rerank_model if http else None,
+            timeout_seconds=settings.model_timeout_seconds if http else None,
         )
 
     def check_conversation(self, texts: list[str]) -> None:
@@ -125,7 +163,7 @@ class QuestionService:
         if not self._answers.enabled:
             query.request_id = self._submit(query, uuid.uuid4().hex)
             return query
-        query.cache_key = self._answers.key(spec.collection, spec.question, self._cache_fields(spec))
+        query.cache_key = self._answers.key(spec.collection, spec.question, spec.answering.cache_fields())
         query.cached = self._answers.get(query.cache_key)
         if query.cached is None:
             self._lead_or_follow(query)
@@ -172,34 +210,33 @@ class QuestionService:
         spec = query.spec
         if not self._stores.documents.count(spec.collection):
             raise RaglineError(ErrorCode.NOT_FOUND, f"collection '{display(spec.collection)}' has no documents")
-        if spec.filters and spec.filters.get("page_ranges"):
-            self._check_page_ranges(spec.collection, spec.filters)
+        if spec.answering.filters.page_ranges:
+            self._check_page_ranges(spec.collection, spec.answering.filters)
         # The worker would wait out its Chroma timeout; the asker learns of the outage at once.
         require_chroma()
         self._admission.admit(names.QUERY_QUEUE)
-        options = {
-            "mode": spec.mode,
-            "retrieval": spec.retrieval,
-            "filters": spec.filters,
-            "history": [list(turn) for turn in spec.history],
-            "stream": query.stream,
-            "cache_key": query.cache_key,
-        }
-        self._celery.send_task(
-            names.QUERY_TASK, args=[spec.collection, spec.question, spec.top_k, options], task_id=request_id, queue=names.QUERY_QUEUE
+        message = QueryTask(
+            collection=spec.collection,
+            question=spec.question,
+            answering=spec.answering,
+            stream=query.stream,
+            cache_key=query.cache_key,
+            cache_ttl_seconds=self._settings.answer_cache_ttl_seconds,
+            reply_ttl_seconds=math.ceil(self._wait_seconds(spec)) + REPLY_MARGIN_SECONDS,
         )
+        send_query(self._celery, message, request_id)
         return request_id
 
-    def _check_page_ranges(self, collection: str, filters: dict) -> None:
+    def _check_page_ranges(self, collection: str, filters: Filters) -> None:
         """Refuse page ranges that all start past the last page of every document they may apply to."""
         records = self._stores.documents.list(collection)
-        if filters.get("document_ids"):
-            records = [record for record in records if record.document_id in filters["document_ids"]]
+        if filters.document_ids:
+            records = [record for record in records if record.document_id in filters.document_ids]
         # Pages are known once a document is done; while one is still ingesting, let the filter through.
         if not records or any(record.state != "done" for record in records):
             return
         longest = max(record.pages for record in records)
-        first = min(first for first, _ in filters["page_ranges"])
+        first = min(first for first, _ in filters.page_ranges)
         if first > longest:
             raise RaglineError(ErrorCode.INVALID_FILTER, f"page {first} is past the last page of the filtered documents ({longest})")
 
@@ -254,29 +291,8 @@ class QuestionService:
 
     def _wait_seconds(self, spec: QuerySpec) -> float:
         """A generative answer may take the model's whole time limit on top of retrieval."""
-        model_time = self._settings.llm_timeout_seconds if spec.mode == "generative" else 0.0
-        return self._settings.query_timeout_seconds + model_time
-
-    def _cache_fields(self, spec: QuerySpec) -> dict:
-        """Everything besides the question that changes the answer."""
-        settings = self._settings
-        fields = {**asdict(spec), "embedding_model": settings.embedding_model_name}
-        del fields["collection"], fields["question"]
-        fields.update(threshold=settings.relevance_threshold, sentences=settings.answer_sentences)
-        if spec.retrieval == "hybrid":
-            fields.update(candidates=settings.hybrid_candidates, rrf_k=settings.rrf_k)
-        if settings.rerank != "none":
-            fields.update(rerank=settings.rerank, rerank_candidates=settings.rerank_candidates, rerank_url=settings.rerank_url)
-        if spec.history:
-            fields.update(condense=settings.condense)
-        if spec.mode == "generative" or (spec.history and settings.condense == "auto") or settings.rerank == "llm":
-            fields.update(
-                llm=settings.llm_model,
-                llm_url=settings.llm_base_url,
-                max_tokens=settings.llm_max_tokens,
-                temperature=settings.llm_temperature,
-            )
-        return fields
+        generation = spec.answering.generation
+        return self._settings.query_timeout_seconds + (generation.timeout_seconds if generation else 0.0)
 
     @staticmethod
     def _finished(query: OpenQuery, payload: dict) -> dict:
