@@ -11,7 +11,7 @@ TEST_STAMP := $(VENV)/.installed-test-$(INSTALL_SUM)
 TORCH_INDEX ?=
 PIP_INDEX_ARGS := $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX),)
 
-.PHONY: install install-test chart-tools demo up up-llm test test-unit test-chart test-images bench clean
+.PHONY: install install-test chart-tools demo up up-llm test test-unit test-api test-chart test-images bench clean
 
 install: $(DEMO_STAMP)
 
@@ -63,6 +63,10 @@ test-images: install-test chart-tools
 
 test-unit: install-test
 	$(PY) -m pytest -m unit
+
+# The API's routes in-process against a real redis-server: no worker, no Chroma.
+test-api: install-test
+	$(PY) -m pytest -m api tests/api
 
 bench: install-test
 	$(PY) bench/ingest.py

@@ -5,6 +5,8 @@ from ragline.domain import Passage
 from ragline.pipeline.answer import extractive_answer
 from ragline.providers.embeddings import create_embedder
 
+pytestmark = pytest.mark.unit
+
 STATES = "Tennessee 9,509 28,815 24,023 0 1,300 0 63,670 Texas 21,550 56,941 51,670 2,532 3,048 0 146,982 Utah 10,429 4,314 5,857 195 262 0 21,772"
 # A table row run: no sentence ends, far longer than any sentence.
 TABLE = " ".join(f"State{n} {n},101 {n},202 {n},303 0 0 {n},999" for n in range(60)) + " " + STATES

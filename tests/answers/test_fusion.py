@@ -1,4 +1,8 @@
+import pytest
+
 from ragline.pipeline.fusion import reciprocal_rank_fusion
+
+pytestmark = pytest.mark.unit
 
 
 def test_items_ranked_well_by_both_lists_come_first() -> None:

@@ -12,6 +12,8 @@ from ragline.pipeline.answer import (
     generative_answer,
 )
 
+pytestmark = pytest.mark.unit
+
 
 def _passage(page: int, text: str, score: float = 0.6) -> Passage:
     return Passage(chunk_id=f"doc:{page}:0", document_id="doc", filename="world.pdf", page=page, text=text, score=score)

@@ -10,6 +10,8 @@ from ragline.pipeline.retrieve import Retriever
 from ragline.providers.embeddings import LocalMiniLM
 from tests.answers.test_generative import Recorder
 
+pytestmark = pytest.mark.unit
+
 PASSAGES = [
     Passage("w:1:0", "w", "world.pdf", 1, "The median age of human beings as of 2020 is 31 years. It rises.", 0.7),
     Passage("w:3:0", "w", "world.pdf", 3, "Asia is the most populous continent with 4.64 billion people.", 0.5),

@@ -4,16 +4,13 @@ pod specs, and KEDA's redis scaler (keda.py) against a real redis-server on a fr
 from __future__ import annotations
 
 import base64
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
 
-from ragline.localstack import free_port
-from tests.conftest import wait_until
+from tests.conftest import redis_server
 from tests.images import keda
 from tests.images.podrunner import Manifests, Pod, PodRunner, PodSpecError, expand, quantity
 
@@ -154,26 +151,8 @@ def test_a_service_port_the_network_cannot_remap_is_refused(tmp_path: Path) -> N
 
 @pytest.fixture(scope="module")
 def redis_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    binary = shutil.which("redis-server")
-    assert binary, "redis-server is not installed (scripts/install-system-deps.sh)"
-    port = free_port()
-    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                             "--requirepass", "pw", "--dir", str(tmp_path_factory.mktemp("redis"))],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    client = redis.Redis(port=port, password="pw")
-    def answers() -> bool:
-        try:
-            return bool(client.ping())
-        except redis.ConnectionError:
-            return False
-
-    try:
-        wait_until(answers, 20, "redis-server to start")
+    with redis_server(tmp_path_factory.mktemp("redis"), password="pw") as port:
         yield port
-    finally:
-        client.close()
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def scaled_object(list_length: str = "2", activation: str = "0", low: int = 0, high: int = 4) -> dict:

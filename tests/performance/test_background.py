@@ -9,6 +9,8 @@ import pytest
 
 from ragline.stores.background import BackgroundWriter
 
+pytestmark = pytest.mark.unit
+
 current = contextvars.ContextVar("current", default="none")
 
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from ragline.client import _events
+
+pytestmark = pytest.mark.unit
 
 
 def test_events_are_split_on_blank_lines_with_their_names() -> None:

@@ -15,6 +15,8 @@ from ragline.pipeline.split import split_pages
 from ragline.ui.pages import DPI, MAX_PIXELS, PASSAGE_COLOR, QUOTE_COLOR, matched_words, notice_png, render_cited_page, render_passage
 from tests.pdfs import pdf_of
 
+pytestmark = pytest.mark.unit
+
 WORLD = "world_population_wikipedia.pdf"
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from ragline.ui.views import (
     Upload,
     answer_html,
@@ -16,6 +18,8 @@ from ragline.ui.views import (
     thread_html,
     uploads_html,
 )
+
+pytestmark = pytest.mark.unit
 
 
 def _job(state: str, pages: tuple[int, int], chunks: tuple[int, int], **extra: object) -> dict:

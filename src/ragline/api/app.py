@@ -17,7 +17,7 @@ from fastapi.responses import RedirectResponse
 
 from ragline import __version__
 from ragline.api.hardening import BodyLimitMiddleware, NoSniffMiddleware
-from ragline.api.problems import install_problem_handlers, install_problem_schema
+from ragline.api.problems import UnexpectedErrorMiddleware, install_problem_handlers, install_problem_schema
 from ragline.api.routes import archives, documents, health, jobs, openai_compat, query, seed
 from ragline.api.service import RaglineService
 from ragline.api.uploads import MULTIPART_OVERHEAD_BYTES
@@ -79,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_problem_handlers(app)
     install_problem_schema(app)
     # Added before telemetry, so they run inside it: their refusals are measured and carry a trace id.
+    app.add_middleware(UnexpectedErrorMiddleware)
     app.add_middleware(
         BodyLimitMiddleware,
         limit=settings.max_request_bytes,

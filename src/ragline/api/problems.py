@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ragline.api.models import Problem
 from ragline.errors import ErrorCode, RaglineError
@@ -133,3 +134,37 @@ def install_problem_handlers(app: FastAPI) -> None:
             logger.warning("redis unavailable error=%s", exc)
             code = ErrorCode.DEPENDENCY_UNAVAILABLE
             return problem_response(code.http_status, code.code, "Redis is unreachable; retry shortly", {"Retry-After": "5"})
+
+
+class UnexpectedErrorMiddleware:
+    """An exception no handler took (a bug, a surprise from a library) becomes a 500 problem `internal` with
+    the request's trace id and none of the internals; the traceback goes to the log.
+
+    Added innermost, inside the telemetry middleware: the problem carries this request's trace id, and
+    the request is measured with its 500. Without it Starlette answers a bare text/plain 500.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_tracking(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_tracking)
+        except Exception:
+            logger.exception("request failed method=%s path=%s", scope["method"], scope["path"])
+            if started:
+                raise  # a streamed response already began: all that is left is to cut it short
+            code = ErrorCode.INTERNAL
+            response = problem_response(code.http_status, code.code, "the API failed; its log has the details under this trace id")
+            await response(scope, receive, send)
+
