@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 import redis
 
+from ragline.config import Settings
 from ragline.domain import DocumentRecord
 from ragline.errors import ErrorCode, RaglineError
 from ragline.localstack import LocalStack
@@ -30,6 +31,7 @@ from ragline.stores.jobs import Job, JobStore, new_job_id
 from ragline.stores.portability import staged_part_key
 from ragline.stores.archive import FORMAT_VERSION, HEADER_NAME, MANIFEST_NAME
 from ragline.stores.vectors import VectorIndex
+from ragline.tasks.messages import ImportJob, TenantQuota
 from ragline.tenancy import scope
 from tests.conftest import api_client, stack_fixture, stored, wait_for_job
 
@@ -242,9 +244,13 @@ def test_a_lost_import_is_sent_again_by_the_recovery_sweep(api_b: httpx.Client, 
     """An import whose worker vanished mid-way (its archive staged, its job running, silent for long):
     the ingest workers' sweep sends the import again, not an ingest chain, and it completes."""
     long_ago = time.time() - 3600
+    job_id = new_job_id()
+    # The message the API sent, as the job records it for the sweep.
+    sent = ImportJob(job_id=job_id, embedding_model=Settings().embedding_model_name, quota=TenantQuota(documents=0, pages=0, size_bytes=0))
     job = Job(
-        job_id=new_job_id(), document_id="", collection=stored("recovered"), filename="world.ragline.tar", kind="import",
+        job_id=job_id, document_id="", collection=stored("recovered"), filename="world.ragline.tar", kind="import",
         state="running", stage="write", worker="ingest@gone#0", created_at=long_ago, updated_at=long_ago,
+        request=sent.model_dump_json(),
     )
     FilesystemBlobStore(stack_b.data_dir / "blobs").put(staged_part_key(job.job_id, 0), exported)
     JobStore(redis.Redis.from_url(stack_b.redis_url), ttl_seconds=3600).create(job)
