@@ -32,7 +32,7 @@ FOLDER_LEVELS = {
     "chart": "chart",
     "e2e": "e2e",
     "images": "images",
-    **dict.fromkeys(("integration", "answers", "faults", "observability", "performance", "security", "ui"), "integration"),
+    **dict.fromkeys(("integration", "answers", "blobs", "faults", "observability", "performance", "security", "ui"), "integration"),
 }
 # Every stack a test starts, and Settings() in the test process, share one build of the int8 model.
 os.environ.setdefault("RAGLINE_MODEL_CACHE_DIR", str(ARTIFACTS / "models"))
