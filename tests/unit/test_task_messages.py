@@ -37,7 +37,10 @@ def test_a_generative_question_carries_the_senders_chat_model_but_never_its_key(
 def test_the_cache_key_fields_differ_whenever_the_settings_that_make_the_answer_differ() -> None:
     default = _spec(Settings()).answering.cache_fields()
     assert _spec(Settings()).answering.cache_fields() == default
-    for changed in (Settings(retrieval="vector"), Settings(default_top_k=1), Settings(relevance_threshold=0.9), Settings(rrf_k=10)):
+    for changed in (
+        Settings(retrieval="vector"), Settings(default_top_k=1), Settings(relevance_threshold=0.9), Settings(rrf_k=10),
+        Settings(rerank="sentences"), Settings(condense="rules"),
+    ):
         assert _spec(changed).answering.cache_fields() != default
 
 
