@@ -102,7 +102,8 @@ def another_api(stack: LocalStack, name: str, env: dict[str, str]) -> Iterator[A
         )
         url = f"http://127.0.0.1:{port}"
         try:
-            wait_until(lambda: process.poll() is not None or http_ok(f"{url}/healthz"), 60, f"the {name} API")
+            # A bound, not a timing: an API process imports for a while on a busy machine.
+            wait_until(lambda: process.poll() is not None or http_ok(f"{url}/healthz"), 180, f"the {name} API")
             assert process.poll() is None, log_path.read_text()[-3000:]
             yield ApiProcess(url=url, log_path=log_path)
         finally:

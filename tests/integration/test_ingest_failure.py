@@ -16,7 +16,7 @@ import pytest
 from ragline.config import Settings
 from ragline.localstack import LocalStack
 from ragline.stores.vectors import CHROMA_PREFIX
-from tests.conftest import stored, upload, wait_for_job
+from tests.conftest import stored, upload, wait_for_job, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -43,4 +43,6 @@ def test_an_unexpected_step_failure_fails_the_job_at_once_without_internals(stac
     assert poisoned.count() == 1, "the other client's vector is untouched"
     log = stack.service("ingest-worker").log_path
     assert log is not None
-    assert f"ingest step failed job_id={job['job_id']}" in log.read_text() and "Traceback" in log.read_text()
+    # The stack copies each process's output to its log from a thread of its own: give it a moment.
+    wait_until(lambda: f"ingest step failed job_id={job['job_id']}" in log.read_text(), 30, "the failure in the worker's log")
+    assert "Traceback" in log.read_text()
