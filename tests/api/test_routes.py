@@ -88,7 +88,8 @@ def test_uploads_that_are_no_pdf_are_refused_before_anything_is_stored(
     client: TestClient, settings: Settings, data: bytes, status: int, code: str
 ) -> None:
     _problem(client.post("/v1/collections/docs/documents", files={"file": ("a.pdf", data, "application/pdf")}), status, code)
-    assert redis.Redis.from_url(str(settings.redis_url)).dbsize() == 0
+    assert client.get("/v1/collections/docs/documents").json() == []
+    assert not redis.Redis.from_url(str(settings.redis_url)).keys(keys.job("*")), "no job was recorded"
 
 
 def test_a_pdf_upload_with_chroma_down_is_refused_at_once(client: TestClient) -> None:
