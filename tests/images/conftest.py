@@ -41,7 +41,9 @@ BASE_IMAGES = {
 }
 # Image sizes the suite holds the images to (bytes, as `docker image inspect` counts them), on the
 # local stand-in bases; docs/deploy.md "Image sizes" records the measured ones.
-SIZE_LIMITS = {"api": 350_000_000, "ingest-worker": 700_000_000, "query-worker": 700_000_000, "ui": 500_000_000}
+# The workers' target grew from 700 to 850 MB when they gained readers for nine formats, OCR data and an
+# S3 client (827 MB measured on 2026-11-27, docs/deploy.md); slimming them back is open work.
+SIZE_LIMITS = {"api": 350_000_000, "ingest-worker": 850_000_000, "query-worker": 850_000_000, "ui": 500_000_000}
 # What docker-compose.yml and the chart run every ragline container with.
 HARDENED = ("--read-only", "--tmpfs", "/tmp", "--user", "10001:10001", "--cap-drop", "ALL",
             "--security-opt", "no-new-privileges:true")

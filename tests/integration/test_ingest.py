@@ -24,6 +24,7 @@ def test_upload_is_ingested_with_progress_and_timings(api: httpx.Client, world: 
             "chunks": progress["chunks_total"],
             "state": "done",
             "job_id": world["job_id"],
+            "format": "pdf",
         }
     ]
 
