@@ -183,6 +183,13 @@ def _pages_pdf(count: int) -> bytes:
         return document.tobytes()
 
 
+def _blank_pdf(count: int) -> bytes:
+    with pymupdf.open() as document:
+        for _ in range(count):
+            document.new_page()
+        return document.tobytes()
+
+
 def test_the_pages_quota_counts_ingested_pages_and_a_failed_job_is_refunded(
     quota: httpx.Client, registry: DocumentRegistry, samples: Path
 ) -> None:
@@ -190,8 +197,9 @@ def test_the_pages_quota_counts_ingested_pages_and_a_failed_job_is_refunded(
         for listed in quota.get(f"/v1/collections/{collection}/documents").json():
             assert quota.delete(f"/v1/collections/{collection}/documents/{listed['document_id']}").status_code == 204
     assert registry.usage("quota") == Usage(documents=0, pages=0, size_bytes=0)
-    failed = wait_for_job(quota, upload(quota, "quota3", "scan.pdf", (samples / "scanned_wikipedia_ocr_page_no_text.pdf").read_bytes()).json()["job_id"])
-    assert failed["state"] == "failed"
+    # Blank pages: nothing to read, OCR included (a scan would now be read by OCR and succeed).
+    failed = wait_for_job(quota, upload(quota, "quota3", "blank.pdf", _blank_pdf(2)).json()["job_id"])
+    assert failed["state"] == "failed", failed
     assert registry.usage("quota").documents == 0, "a failed ingest gives its quota back"
     job = _ingested(quota, "quota3", "three-pages.pdf", _pages_pdf(3))
     assert job["progress"]["pages_total"] == 3
