@@ -31,7 +31,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.eval import DEFAULT_QUESTIONS, load_questions  # noqa: E402
+from bench.eval import DEFAULT_QUESTIONS, load_questions, sample  # noqa: E402
 from ragline.config import Settings  # noqa: E402
 from ragline.domain import Chunk  # noqa: E402
 from ragline.pipeline.extract import read_pages  # noqa: E402
@@ -69,7 +69,7 @@ def torch_threads(threads: int) -> None:
 
 def page_recall_at_5(embed_documents: Callable[[list[str]], list[list[float]]], embed_query: Callable[[str], list[float]]) -> tuple[int, int]:
     documents, questions = load_questions(DEFAULT_QUESTIONS)
-    corpus = [(name, chunk) for name in documents for chunk in chunks_of(SAMPLES / name)]
+    corpus = [(name, chunk) for name in documents for chunk in chunks_of(sample(name))]
     located = [(name, chunk.page) for name, chunk in corpus]
     texts = [chunk.text for _, chunk in corpus]
     matrix = np.asarray(embed_documents(texts), dtype=np.float32)
