@@ -35,6 +35,7 @@ from bench.eval import DEFAULT_QUESTIONS, load_questions, sample  # noqa: E402
 from ragline.config import Settings  # noqa: E402
 from ragline.domain import Chunk  # noqa: E402
 from ragline.pipeline.extract import read_pages  # noqa: E402
+from ragline.pipeline.sniff import detect_format  # noqa: E402
 from ragline.pipeline.split import split_pages  # noqa: E402
 from ragline.providers.embeddings import Embedder, LocalMiniLM, local_runtime  # noqa: E402
 from ragline.providers.onnx_minilm import DEFAULT_BATCH_SIZE, OnnxMiniLM, OpenVinoMiniLM  # noqa: E402
@@ -45,8 +46,9 @@ NAME = Settings().embedding_model_name
 QUANTIZED = {"openvino-int8": OpenVinoMiniLM, "onnx-int8": OnnxMiniLM}
 
 
-def chunks_of(pdf: Path) -> list[Chunk]:
-    return split_pages(read_pages(pdf.read_bytes()), 1000, 150)
+def chunks_of(document: Path) -> list[Chunk]:
+    data = document.read_bytes()
+    return split_pages(read_pages(data, detect_format(data, document.name)), 1000, 150)
 
 
 def rate(embed: Callable[[list[str]], list[list[float]]], texts: list[str]) -> float:
