@@ -4,13 +4,10 @@ re-embedding; a foreign, newer, truncated or tampered archive is refused and the
 
 from __future__ import annotations
 
-import hashlib
-import io
 import json
 import os
 import subprocess
 import sys
-import tarfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,6 +30,7 @@ from ragline.stores.archive import FORMAT_VERSION, HEADER_NAME, MANIFEST_NAME
 from ragline.stores.vectors import VectorIndex
 from ragline.tasks.messages import ImportJob, TenantQuota
 from ragline.tenancy import scope
+from tests.archives import archive_members, rebuild_archive
 from tests.conftest import api_client, stack_fixture, stored, wait_for_job
 
 pytestmark = pytest.mark.integration
@@ -66,31 +64,13 @@ def _import(api: httpx.Client, collection: str, archive: bytes) -> httpx.Respons
     return api.post(f"/v1/collections/{collection}/import", files={"file": ("world.ragline.tar", archive, "application/x-tar")})
 
 
-def _members(archive: bytes) -> dict[str, bytes]:
-    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:") as tar:
-        return {member.name: tar.extractfile(member).read() for member in tar}  # type: ignore[union-attr]
-
-
-def _tar(members: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w") as tar:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return out.getvalue()
-
-
 def _relabelled(archive: bytes, **fields: object) -> bytes:
     """The archive with `fields` changed in its header and manifest, every checksum still right: only
     what the fields say can make an importer refuse it."""
-    members = _members(archive)
+    members = archive_members(archive)
     for name in (HEADER_NAME, MANIFEST_NAME):
         members[name] = json.dumps({**json.loads(members[name]), **fields}).encode()
-    manifest = json.loads(members[MANIFEST_NAME])
-    manifest["members"][HEADER_NAME] = {"size": len(members[HEADER_NAME]), "sha256": hashlib.sha256(members[HEADER_NAME]).hexdigest()}
-    members[MANIFEST_NAME] = json.dumps(manifest).encode()
-    return _tar(members)
+    return rebuild_archive(members)
 
 
 def _state(stack: LocalStack, collection: str) -> dict:
@@ -192,11 +172,11 @@ def test_a_damaged_archive_fails_its_job_and_changes_nothing(api_b: httpx.Client
     if damage == "truncated":
         archive = exported[: len(exported) * 2 // 3]
     else:
-        members = _members(exported)
+        members = archive_members(exported)
         name = next(name for name in members if name.endswith("chunks-0000.jsonl"))
         # Same length, one word changed: only the checksum can tell.
         members[name] = members[name].replace(b"population", b"Population", 1)
-        archive = _tar(members)
+        archive = rebuild_archive(members, refresh_manifest=False)
     collection = f"damaged-{damage}"
     before = _state(stack_b, collection)
     response = _import(api_b, collection, archive)

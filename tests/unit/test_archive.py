@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
-import tarfile
 from collections.abc import Callable
 
 import numpy as np
@@ -26,6 +24,7 @@ from ragline.stores.archive import (
     read_header,
     verify,
 )
+from tests.archives import archive_members, rebuild_archive
 
 MODEL = "local:all-MiniLM-L6-v2"
 DIMENSION = 4
@@ -58,28 +57,6 @@ def _archive(model: str = MODEL) -> bytes:
     out += writer.batch(DOC_B, _chunks(DOC_B, range(1, 2)), _vectors(1, 3))
     out += writer.finish([ArchivedDocument(DOC_A, "a.pdf", 5, 5, 600), ArchivedDocument(DOC_B, "b.pdf", 2, 1, 6)])
     return out
-
-
-def _members(archive: bytes) -> dict[str, bytes]:
-    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:") as tar:
-        return {member.name: tar.extractfile(member).read() for member in tar}  # type: ignore[union-attr]
-
-
-def _rebuild(members: dict[str, bytes], refresh_manifest: bool = True) -> bytes:
-    """A tar of `members` in this order; with `refresh_manifest`, the manifest's checksums match them."""
-    if refresh_manifest:
-        manifest = json.loads(members[MANIFEST_NAME])
-        manifest["members"] = {
-            name: {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()} for name, data in members.items() if name != MANIFEST_NAME
-        }
-        members = {**members, MANIFEST_NAME: json.dumps(manifest).encode()}
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w") as tar:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return out.getvalue()
 
 
 def _refused(archive: bytes, code: ErrorCode = ErrorCode.INVALID_ARCHIVE, model: str = MODEL) -> str:
@@ -122,11 +99,11 @@ def test_another_embedding_model_or_dimension_is_refused() -> None:
 
 
 def test_a_newer_format_version_is_refused_by_header_and_by_verify() -> None:
-    members = _members(_archive())
+    members = archive_members(_archive())
     for name in (HEADER_NAME, MANIFEST_NAME):
         raw = json.loads(members[name])
         members[name] = json.dumps({**raw, "format_version": FORMAT_VERSION + 1, "a_field_of_the_future": 1}).encode()
-    archive = _rebuild(members)
+    archive = rebuild_archive(members)
     assert "upgrade ragline" in _refused(archive, ErrorCode.UNSUPPORTED_ARCHIVE_VERSION)
     with pytest.raises(RaglineError) as caught:
         read_header(archive[:4096])
@@ -150,29 +127,29 @@ def test_a_truncated_archive_is_refused(cut: Callable[[bytes], int]) -> None:
 
 
 def test_a_tampered_member_is_refused_by_its_checksum() -> None:
-    members = _members(_archive())
+    members = archive_members(_archive())
     name = f"documents/{DOC_A}/chunks-0001.jsonl"
     members[name] = members[name].replace(b"text of page 4", b"TEXT OF PAGE 4")
-    assert "checksum" in _refused(_rebuild(members, refresh_manifest=False))
+    assert "checksum" in _refused(rebuild_archive(members, refresh_manifest=False))
 
 
 def test_a_removed_batch_is_refused_even_with_a_consistent_manifest() -> None:
-    members = _members(_archive())
+    members = archive_members(_archive())
     del members[f"documents/{DOC_A}/chunks-0001.jsonl"], members[f"documents/{DOC_A}/vectors-0001.npy"]
-    assert "does not count" in _refused(_rebuild(members))
+    assert "does not count" in _refused(rebuild_archive(members))
 
 
 def test_a_removed_member_the_manifest_still_lists_is_refused() -> None:
-    members = _members(_archive())
+    members = archive_members(_archive())
     del members[f"documents/{DOC_B}/original"]
-    assert "missing" in _refused(_rebuild(members, refresh_manifest=False))
+    assert "missing" in _refused(rebuild_archive(members, refresh_manifest=False))
 
 
 def test_a_document_may_come_without_its_original() -> None:
     """One its deployment never kept (the upload expired before its ingest ended): chunks only."""
-    members = _members(_archive())
+    members = archive_members(_archive())
     del members[f"documents/{DOC_B}/original"]
-    archive = _rebuild(members)
+    archive = rebuild_archive(members)
     manifest = verify(io.BytesIO(archive), MODEL)
     assert [type(entry) for entry in entries(io.BytesIO(archive), manifest)] == [Original, Batch, Batch, Batch]
 
@@ -186,27 +163,27 @@ def test_a_document_may_come_without_its_original() -> None:
     ],
 )
 def test_unexpected_or_foreign_members_are_refused(name: str, data: bytes) -> None:
-    members = _members(_archive())
+    members = archive_members(_archive())
     manifest = members.pop(MANIFEST_NAME)
     members[name] = data
     members[MANIFEST_NAME] = manifest
-    _refused(_rebuild(members))
+    _refused(rebuild_archive(members))
 
 
 def test_vectors_of_the_wrong_shape_or_type_are_refused() -> None:
-    members = _members(_archive())
+    members = archive_members(_archive())
     array = io.BytesIO()
     np.save(array, _vectors(1, 3).astype(np.float64))
     members[f"documents/{DOC_B}/vectors-0000.npy"] = array.getvalue()
-    assert "float32" in _refused(_rebuild(members))
+    assert "float32" in _refused(rebuild_archive(members))
 
 
 def test_records_that_miscount_their_chunks_are_refused() -> None:
-    members = _members(_archive())
+    members = archive_members(_archive())
     manifest = json.loads(members[MANIFEST_NAME])
     manifest["documents"][1]["chunks"] = 2
     members[MANIFEST_NAME] = json.dumps(manifest).encode()
-    _refused(_rebuild(members))
+    _refused(rebuild_archive(members))
 
 
 def test_something_else_entirely_is_refused() -> None:
