@@ -222,12 +222,9 @@ def pdf_reader_task(self: Task, message: dict) -> str:
     job = _load_job(job_id)
     ocr_ranges: list[list[int]] = []
     with _stage(self, job, "extract"):
-        data = runtime.artifacts.get_blob(job_id)
-        if data is None:
-            raise RaglineError(ErrorCode.INVALID_UPLOAD, "the uploaded file expired before ingest started; upload it again")
-        reader = _open(job, data)
-        try:
-            annotate(pages=reader.page_count, bytes=len(data), format=job.format)
+        expired = RaglineError(ErrorCode.INVALID_UPLOAD, "the uploaded file expired before ingest started; upload it again")
+        with _reading(job, expired) as reader:
+            annotate(pages=reader.page_count)
             runtime.jobs.update(job_id, pages_total=reader.page_count)
             pages, deferred = _read_text_pages(job_id, reader)
             per_task = runtime.settings.ocr_pages_per_task
@@ -240,8 +237,6 @@ def pdf_reader_task(self: Task, message: dict) -> str:
                 # Pages already read wait under range 0 for the OCR'd ones.
                 runtime.artifacts.put_part_pages(job_id, 0, pages)
                 ocr_ranges = [deferred[start : start + per_task] for start in range(0, len(deferred), per_task)]
-        finally:
-            reader.close()
     if not ocr_ranges:
         return job_id
     annotate(ocr_ranges=len(ocr_ranges))
@@ -255,14 +250,9 @@ def read_part_task(self: Task, job_id: str, numbers: list[int]) -> int:
     """OCR the pages `numbers` (1-based) of a document whose extract step fanned out."""
     job = _load_job(job_id)
     with _stage(self, job, "ocr"):
-        data = runtime.artifacts.get_blob(job_id)
-        if data is None:
-            raise RaglineError(ErrorCode.INTERNAL, "the uploaded file expired before its pages were read")
-        reader = _open(job, data)
-        try:
+        expired = RaglineError(ErrorCode.INTERNAL, "the uploaded file expired before its pages were read")
+        with _reading(job, expired) as reader:
             pages = [reader.read_page(number, ocr=True) for number in numbers]
-        finally:
-            reader.close()
         runtime.artifacts.put_part_pages(job_id, numbers[0], pages)
         runtime.jobs.count_pages(job_id, len(pages), ocr=len(pages))
     return len(pages)
@@ -280,6 +270,20 @@ def gather_pages_task(self: Task, job_id: str) -> str:
         runtime.artifacts.put_pages(job_id, pages)
         runtime.jobs.advance(job_id, pages_done=len(pages), pages_ocr=sum(page.ocr for page in pages))
     return job_id
+
+
+@contextmanager
+def _reading(job: Job, expired: RaglineError) -> Iterator[DocumentReader]:
+    """The job's upload, open for reading and closed after; `expired` is raised if it is gone."""
+    data = runtime.artifacts.get_blob(job.job_id)
+    if data is None:
+        raise expired
+    annotate(bytes=len(data), format=job.format)
+    reader = _open(job, data)
+    try:
+        yield reader
+    finally:
+        reader.close()
 
 
 def _open(job: Job, data: bytes) -> DocumentReader:
