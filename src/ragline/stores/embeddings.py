@@ -16,8 +16,7 @@ import redis
 from ragline.stores import keys
 from ragline.stores.cache_redis import CacheRedis
 from ragline.telemetry.instruments import cache_lookup, cache_store
-
-EMBEDDING_CACHE = "embedding"
+from ragline.telemetry.metrics import EMBEDDING_CACHE
 
 
 class EmbeddingCache:
