@@ -150,7 +150,9 @@ def api_client(stack: LocalStack, api_key: str | None = None) -> Iterator[httpx.
 def wait_for_job(api: httpx.Client, job_id: str, timeout: float = 300.0) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        job = api.get(f"/v1/jobs/{job_id}").json()
+        response = api.get(f"/v1/jobs/{job_id}")
+        assert response.status_code == 200, f"job {job_id}: {response.status_code} {response.text}"
+        job = response.json()
         if job["state"] in ("done", "failed"):
             return job
         time.sleep(0.2)

@@ -86,6 +86,8 @@ def test_redis_restart_keeps_accepted_jobs_and_the_api_recovers(faulty: LocalSta
     wait_until(lambda: _answers_ping(control, ingest_nodes[0]), 90, "the ingest worker to reconnect")
     control.control.add_consumer("ingest", destination=ingest_nodes, reply=True, timeout=5)
     control.close()
+    # The API refuses Redis calls until its probe (every 2 s) sees Redis back: recovering means that happens.
+    wait_until(lambda: api.get("/readyz").json()["checks"]["redis"] == "ok", 30, "the API to see Redis back")
 
     jobs = [wait_for_job(api, upload_["job_id"], timeout=600) for upload_ in accepted]
     assert [job["state"] for job in jobs] == ["done", "done"]
