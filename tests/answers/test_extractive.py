@@ -25,3 +25,20 @@ def test_long_table_text_answers_from_the_window_that_holds_the_asked_row(embedd
     assert "Texas 21,550" in answer.answer and answer.answer.endswith("[1]")
     assert len(answer.answer) < 400
 
+
+
+def test_a_table_kept_as_markdown_beside_its_run_of_numbers_answers_with_the_named_row(embedder) -> None:  # noqa: ANN001
+    """A PDF page keeps its text layer (the table as a run of numbers) and the same table as Markdown:
+    the answer quotes the row, after its columns' names, not a window of the run."""
+    markdown = (
+        "| State | Permit | Handgun | Long Gun | Totals |\n| --- | --- | --- | --- | --- |\n"
+        "| Tennessee | 9,509 | 28,815 | 24,023 | 63,670 |\n| Texas | 21,550 | 56,941 | 51,670 | 146,982 |\n"
+        "| Utah | 10,429 | 4,314 | 5,857 | 21,772 |"
+    )
+    passages = [
+        Passage("nics:1:0", "nics", "nics.pdf", 1, TABLE, 0.5),
+        Passage("nics:1:1", "nics", "nics.pdf", 1, markdown, 0.45),
+    ]
+    question = "How many handgun checks were there in Texas?"
+    answer = extractive_answer(embedder.embed_query(question), passages, embedder.embed_documents, 0.3, 1, question)
+    assert answer.answer == "Texas: Permit 21,550, Handgun 56,941, Long Gun 51,670, Totals 146,982 [2]"

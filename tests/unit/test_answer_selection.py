@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from ragline.domain import Passage
-from ragline.pipeline.answer import answer_pieces, choose_sentences, is_sentence, merge_overlapping, select_evidence
+from ragline.pipeline.answer import Piece, answer_pieces, choose_sentences, is_sentence, merge_overlapping, select_evidence
 
 pytestmark = pytest.mark.unit
 
@@ -16,6 +16,10 @@ PAGE_13 = (
     'history",[144] which is not to be\n\n'
     "Mathematical approximations\n\nYears for world population to double\n\nNumber of humans who have ever lived"
 )
+
+
+def _texts(text: str) -> list[str]:
+    return [piece.text for piece in answer_pieces(text)]
 
 
 def _passage(chunk_id: str, text: str, score: float, page: int = 1, document_id: str = "d") -> Passage:
@@ -50,18 +54,29 @@ def test_whole_sentences_are_sentences(text: str) -> None:
 
 
 def test_a_sentence_never_runs_into_the_headings_after_it() -> None:
-    pieces = answer_pieces(PAGE_13)
+    pieces = _texts(PAGE_13)
     assert pieces == ["Haub (1995) estimates that around 40% of those who have ever lived did not survive beyond their first birthday."]
 
 
-def test_markdown_table_rows_are_quoted_as_rows() -> None:
-    table = "NICS checks, November 2015\n\n| State | Handgun | Long gun |\n|---|---:|---:|\n| Texas | 56,941 | 51,670 |\n| Utah | 4,314 | 5,857 |"
-    assert answer_pieces(table) == ["| State | Handgun | Long gun |", "| Texas | 56,941 | 51,670 |", "| Utah | 4,314 | 5,857 |"]
+def test_markdown_table_rows_are_quoted_as_rows_after_their_columns_names() -> None:
+    table = "NICS checks, November 2015\n\n| State | Handgun | Long gun |\n|---|---:|---:|\n| Texas | 56,941 | 51,670 |\n| Utah | 4,314 |  |"
+    assert answer_pieces(table) == [
+        Piece("Texas: Handgun 56,941, Long gun 51,670", "row"),
+        Piece("Utah: Handgun 4,314", "row"),
+    ]
+
+
+def test_a_row_under_a_header_that_names_few_columns_or_none_stays_a_row() -> None:
+    read_from_layout = "|  |  |  | Pre-Paw | n |\n| --- | --- | --- | --- | --- |\n| Texas | 21,550 | 56,941 | 0 | 0 |"
+    assert answer_pieces(read_from_layout) == [Piece("| Texas | 21,550 | 56,941 | 0 | 0 |", "row")]
+    # The chunk begins inside a table whose header the chunk before it holds.
+    assert answer_pieces("| Texas | 21,550 | 0 |\n| Utah | 10,429 | 1 |") == [Piece("| Texas | 21,550 | 0 |", "row"), Piece("| Utah | 10,429 | 1 |", "row")]
 
 
 def test_text_too_long_for_a_sentence_competes_as_windows() -> None:
     run = " ".join(f"State{n} {n},101 {n},202" for n in range(100))
-    windows = answer_pieces(run)
+    windows = _texts(run)
+    assert {piece.kind for piece in answer_pieces(run)} == {"window"}
     assert len(windows) > 1 and all(len(window.split()) <= 40 for window in windows)
     assert "State99 99,101 99,202" in windows[-1]
 
@@ -124,9 +139,9 @@ def test_evidence_is_thresholded_then_merged() -> None:
 def test_a_block_that_continues_a_sentence_joins_it() -> None:
     # PyMuPDF starts a new block after the superscript reference mark, in the middle of the sentence.
     text = "China's population rose from approximately 430 million in 1850 to 580 million in 1953,[51]\n\nand now stands at over 1.3 billion."
-    assert answer_pieces(text) == ["China's population rose from approximately 430 million in 1850 to 580 million in 1953, and now stands at over 1.3 billion."]
+    assert _texts(text) == ["China's population rose from approximately 430 million in 1850 to 580 million in 1953, and now stands at over 1.3 billion."]
 
 
 def test_titles_and_initials_do_not_end_a_sentence() -> None:
     text = "Though Lydia's short letter to Mrs. Forster was brief, Colonel F. read it twice. The U.S. Army left in May."
-    assert answer_pieces(text) == ["Though Lydia's short letter to Mrs. Forster was brief, Colonel F. read it twice.", "The U.S. Army left in May."]
+    assert _texts(text) == ["Though Lydia's short letter to Mrs. Forster was brief, Colonel F. read it twice.", "The U.S. Army left in May."]

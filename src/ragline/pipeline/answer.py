@@ -9,12 +9,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Literal, Protocol
+from typing import Literal, NamedTuple, Protocol, TypeVar
 
 import numpy as np
 
 from ragline.domain import GenerationFailed, Messages, Passage
+from ragline.pipeline import tables
 from ragline.pipeline.lexical import tokenize
+from ragline.pipeline.tables import row_quote
 
 NOT_FOUND_ANSWER = "Not found in the documents."
 # Sentences shorter than this are headings, list markers or table cells, not answers.
@@ -59,6 +61,8 @@ _TABLE_RULE = re.compile(r"^\|[\s:|-]*\|$")
 # Reference marks such as "[12]" (encyclopedias, papers) are noise in an answer.
 _REFERENCE_MARK = re.compile(r"\[\d+\]")
 
+
+T = TypeVar("T")
 
 AnswerMode = Literal["extractive", "generative", "extractive_fallback"]
 
@@ -108,30 +112,51 @@ def is_sentence(text: str) -> bool:
     )
 
 
-def answer_pieces(text: str) -> list[str]:
-    """What a passage can answer with: its whole sentences, its table rows, and overlapping windows of
-    text too long to be a sentence (a table read as a run of words). Blocks (separated by blank lines)
-    never run into each other, so a heading or caption never joins the sentence before it.
+class Piece(NamedTuple):
+    """What an answer can quote: a whole sentence, a table row (after its columns' names), or a window
+    of text too long to be a sentence."""
 
-    >>> answer_pieces("World population\\n\\nThe median age is 31 years.[9] It was\\n\\n| Texas | 21,550 |\\n|---|---|")
-    ['The median age is 31 years.', '| Texas | 21,550 |']
-    >>> [len(p.split()) for p in answer_pieces(" ".join(["cell"] * 190))]
+    text: str
+    kind: Literal["sentence", "row", "window"]
+
+
+def answer_pieces(text: str) -> list[Piece]:
+    """A passage's pieces. Blocks (separated by blank lines) never run into each other, so a heading or
+    caption never joins the sentence before it; a Markdown table's header row names its rows' cells.
+
+    >>> [p.text for p in answer_pieces("World population\\n\\nThe median age is 31 years.[9] It was")]
+    ['The median age is 31 years.']
+    >>> [p.text for p in answer_pieces("| State | Handgun |\\n|---|---|\\n| Texas | 56,941 |")]
+    ['Texas: Handgun 56,941']
+    >>> [len(p.text.split()) for p in answer_pieces(" ".join(["cell"] * 190))]
     [40, 40, 40, 40, 40, 40, 40, 40, 30]
     """
-    pieces: list[str] = []
+    pieces: list[Piece] = []
     for block in _blocks(text):
-        prose: list[str] = []
-        for line in block.splitlines():
-            if _TABLE_ROW.match(line.strip()):
-                if not _TABLE_RULE.match(line.strip()):
-                    pieces.append(" ".join(line.split()))
+        for part in tables.blocks(block):
+            if part.is_table:
+                header = part.header.splitlines()[0]
+                pieces.extend(Piece(row_quote(header, row), "row") for row in part.rows)
             else:
-                prose.append(line)
-        for sentence in split_sentences("\n".join(prose)):
-            if len(sentence) > MAX_SENTENCE_CHARS:
-                pieces.extend(_windows(sentence))
-            elif is_sentence(sentence):
-                pieces.append(sentence)
+                pieces.extend(_prose_pieces(part.text))
+    return pieces
+
+
+def _prose_pieces(text: str) -> list[Piece]:
+    pieces: list[Piece] = []
+    prose: list[str] = []
+    for line in text.splitlines():
+        # A row whose header stayed in the chunk before (an overlap cut into a table).
+        if _TABLE_ROW.match(line.strip()):
+            if not _TABLE_RULE.match(line.strip()):
+                pieces.append(Piece(" ".join(line.split()), "row"))
+        else:
+            prose.append(line)
+    for sentence in split_sentences("\n".join(prose)):
+        if len(sentence) > MAX_SENTENCE_CHARS:
+            pieces.extend(Piece(window, "window") for window in _windows(sentence))
+        elif is_sentence(sentence):
+            pieces.append(Piece(sentence, "sentence"))
     return pieces
 
 
@@ -216,7 +241,12 @@ def extractive_answer(
     if not evidence:
         return Answer(answer=NOT_FOUND_ANSWER, grounded=False, citations=[])
 
-    candidates = _candidates(evidence, answer_pieces) or _candidates(evidence, _lines)
+    pieces = _candidates(evidence, answer_pieces)
+    if any(piece.kind == "row" for piece, _ in pieces):
+        # A PDF page keeps its text layer beside its tables as Markdown: where the rows are there to
+        # quote, the same table read as a run of words (windows) is not.
+        pieces = [(piece, number) for piece, number in pieces if piece.kind != "window"]
+    candidates = [(piece.text, number) for piece, number in pieces] or _candidates(evidence, _lines)
     if not candidates:
         candidates = [(" ".join(passage.text.split()), n) for n, passage in enumerate(evidence, start=1)]
 
@@ -232,9 +262,9 @@ def extractive_answer(
     return Answer(answer=answer, grounded=True, citations=evidence)
 
 
-def _candidates(evidence: Sequence[Passage], pieces: Callable[[str], list[str]]) -> list[tuple[str, int]]:
+def _candidates(evidence: Sequence[Passage], pieces: Callable[[str], list[T]]) -> list[tuple[T, int]]:
     """Each distinct piece of the evidence with the 1-based number of the first passage that holds it."""
-    found: dict[str, int] = {}
+    found: dict[T, int] = {}
     for number, passage in enumerate(evidence, start=1):
         for piece in pieces(passage.text):
             found.setdefault(piece, number)
@@ -255,7 +285,7 @@ def merge_overlapping(passages: Sequence[Passage], min_overlap: int = MIN_OVERLA
     >>> a = Passage("d:1:0", "d", "a.pdf", 1, "Eight billion people. It grows more slowly every year.", 0.6)
     >>> b = Passage("d:1:1", "d", "a.pdf", 1, "It grows more slowly every year. The median age is 31.", 0.7)
     >>> merge_overlapping([a, b])
-    [Passage(chunk_id='d:1:0', document_id='d', filename='a.pdf', page=1, text='Eight billion people. It grows more slowly every year. The median age is 31.', score=0.7)]
+    [Passage(chunk_id='d:1:0', document_id='d', filename='a.pdf', page=1, text='Eight billion people. It grows more slowly every year. The median age is 31.', score=0.7, location='')]
     """
     merged: list[Passage] = []
     for passage in passages:
