@@ -150,7 +150,7 @@ def test_a_question_without_documents_gets_a_clear_message(browser: Browser, sta
 
 
 
-@pytest.mark.skip(reason="open: the standalone question never shows in CI's browser (first run 2026-11-27); the condensing step is covered by tests/answers/test_follow_ups.py")
+
 def test_a_follow_up_is_understood_with_the_conversation(browser: Browser, stack: LocalStack, client: RaglineClient, samples: Path, outside_requests: list[str]) -> None:
     upload = client.upload("chat", samples / WORLD)
     assert client.wait(upload["job_id"])["state"] == "done"

@@ -239,9 +239,12 @@ def build_blocks(config: UiConfig) -> gr.Blocks:
         )
         delete.click(delete_document, [visitor_key, collection, document], [documents, document, documents_notice])
         for trigger in (ask.click, question.submit):
+            # Gradio drops a click while the event is still running ("once"); the answer's event runs on
+            # after its text is shown, drawing the cited pages, and a follow-up asked meanwhile was lost
+            # without a word. "always_last" runs it as soon as the answer before it is done.
             trigger(
                 ask_question, [visitor_key, collection, question, conversation], [answer, sources, pages, conversation, thread],
-                concurrency_limit=EVENT_CONCURRENCY,
+                concurrency_limit=EVENT_CONCURRENCY, trigger_mode="always_last",
             )
     return blocks
 
