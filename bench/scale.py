@@ -1,6 +1,6 @@
 """Scale: one collection grown to --chunks through the real write path, asked through the real query path.
 
-    .venv/bin/python bench/scale.py                    # 100,000 chunks (about 20 min on 2 busy cores)
+    .venv/bin/python bench/scale.py                    # 100,000 chunks (about 12 min on 2 idle cores)
     .venv/bin/python bench/scale.py --chunks 5000      # a short run
 
 Starts a local stack on free ports (redis-server, `chroma run`, the Celery ingest and query workers, the
@@ -157,13 +157,22 @@ def memory(stack: LocalStack, client: redis.Redis) -> dict[str, float]:
     def of(name: str) -> float:
         return rss(psutil.Process(stack.service(name).process.pid)) / 2**20  # type: ignore[union-attr]
 
+    worker = psutil.Process(stack.service("query-worker").process.pid)  # type: ignore[union-attr]
     info = client.info("memory")
     return {
         "query worker RSS": of("query-worker"),
+        "of which its pool processes": sum(child.memory_info().rss for child in worker.children(recursive=True)) / 2**20,
+        "its BM25 indexes (ragline_lexical_index_bytes)": lexical_index_bytes(stack) / 2**20,
         "chroma RSS": of("chroma"),
         "redis used_memory": info["used_memory"] / 2**20,
         "redis RSS": info["used_memory_rss"] / 2**20,
     }
+
+
+def lexical_index_bytes(stack: LocalStack) -> float:
+    """What the query processes report their BM25 indexes hold, from the worker's own metrics."""
+    text = httpx.get(stack.metrics_urls()["query-worker"], timeout=10).text
+    return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith("ragline_lexical_index_bytes"))
 
 
 def timed_questions(api: httpx.Client, corpus: Corpus, rng: random.Random, count: int) -> tuple[list[float], list[float]]:
@@ -194,6 +203,10 @@ def main() -> None:
     args = parser.parse_args()
     # The stack inherits this environment; Settings() here reads it too.
     os.environ["RAGLINE_MAX_QUEUE_LENGTH"] = str(10**6)
+    # One tenant holds every synthetic page: the default quotas (100,000 pages, 1 GiB) would refuse the
+    # uploads past them with 429.
+    os.environ["RAGLINE_TENANT_MAX_PAGES"] = "0"
+    os.environ["RAGLINE_TENANT_MAX_BYTES"] = "0"
     # Random vectors score ~0 against any question: with the default threshold every answer would be
     # "not found" and skip the answer step. Every retrieved chunk counts as evidence here instead.
     os.environ["RAGLINE_RELEVANCE_THRESHOLD"] = "-1"
