@@ -1,7 +1,7 @@
 """Query latency: the service's endpoint against the same retrieval and answer in one process, and cached
 answers, in one run.
 
-    .venv/bin/python bench/query.py [--queries 100] [--runtime onnx-int8|torch] [--enqueue-seconds 10]
+    .venv/bin/python bench/query.py [--queries 100] [--runtime auto|openvino-int8|onnx-int8|torch] [--enqueue-seconds 10]
 
 Starts a local stack on free ports, ingests the world population article, then
   1. service, uncached: POST /v1/collections/{c}/query (extractive, local model) with --queries
@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from typing import get_args
 from pathlib import Path
 
 import httpx
@@ -43,13 +44,13 @@ import redis
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.ingest import DEFAULT_PDFS, ingest_through_service  # noqa: E402
+from bench.ingest import DEFAULT_PDFS, RUNTIME_FIELD, ingest_through_service  # noqa: E402
 from ragline.config import Settings  # noqa: E402
 from ragline.localstack import LocalStack, StackPorts, free_port, http_ok  # noqa: E402
 from ragline.pipeline.query import QueryOptions, answer_question  # noqa: E402
 from ragline.pipeline.retrieve import Retriever  # noqa: E402
 from ragline.providers.cached import CachedEmbedder  # noqa: E402
-from ragline.providers.embeddings import create_embedder  # noqa: E402
+from ragline.providers.embeddings import create_embedder, local_runtime  # noqa: E402
 from ragline.stores import keys  # noqa: E402
 from ragline.stores.cache_redis import CacheRedis  # noqa: E402
 from ragline.stores.embeddings import EmbeddingCache  # noqa: E402
@@ -144,7 +145,9 @@ def enqueue_throughput(stack: LocalStack, seconds: int, work_dir: Path) -> tuple
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runtime", choices=("onnx-int8", "torch"), default="onnx-int8", help="local embedding runtime")
+    parser.add_argument(
+        "--runtime", choices=get_args(RUNTIME_FIELD.annotation), default=RUNTIME_FIELD.default, help="local embedding runtime"
+    )
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("--enqueue-seconds", type=int, default=10, help="length of each wrk run")
     args = parser.parse_args()
@@ -201,7 +204,7 @@ def main() -> None:
             cache.close()
             api_enqueue, bare_enqueue = enqueue_throughput(stack, args.enqueue_seconds, Path(data_dir))
 
-    print(f"embedding runtime: {settings.local_embedding_runtime}; {args.queries} questions per path; "
+    print(f"embedding runtime: {local_runtime(settings)}; {args.queries} questions per path; "
           f"{os.cpu_count()} cores, shared machine; load average {load_before} before, {os.getloadavg()[0]:.1f} after")
     print(f"{'path':<44} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
     rows = {
