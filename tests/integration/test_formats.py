@@ -4,6 +4,7 @@ at once or failed with a reason, the collection unchanged."""
 
 from __future__ import annotations
 
+import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -76,6 +77,14 @@ def test_questions_are_answered_with_the_right_location(
 def test_a_table_row_keeps_its_header_in_the_chunk(api: httpx.Client, ingested: dict[str, dict]) -> None:
     cited = _cited(api, "How many long gun checks were there in Texas?", "fbi_nics_checks_2015_11.xlsx", "| Texas | 21550 | 56941 | 51670 |")
     assert cited["text"].startswith("| State / Territory | Permit | Handgun | Long Gun |")
+
+
+def test_an_answer_quotes_the_asked_row_after_its_columns_names(api: httpx.Client, ingested: dict[str, dict]) -> None:
+    """The XLSX (and the DOCX appendix) hold the same NICS rows: either row answers, named, never the bare cells."""
+    response = api.post(f"/v1/collections/{COLLECTION}/query", json={"question": "How many handgun checks were there in Texas in November 2015?"})
+    assert response.status_code == 200, response.text
+    answer = response.json()["answer"]
+    assert re.search(r"Texas: Permit 21,?550, Handgun 56,?941, Long Gun 51,?670", answer), answer
 
 
 def test_documents_list_their_format_and_the_file_comes_back_as_uploaded(api: httpx.Client, ingested: dict[str, dict]) -> None:
