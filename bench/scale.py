@@ -154,16 +154,16 @@ def rss(process: psutil.Process) -> int:
 
 
 def memory(stack: LocalStack, client: redis.Redis) -> dict[str, float]:
-    def of(name: str) -> float:
-        return rss(psutil.Process(stack.service(name).process.pid)) / 2**20  # type: ignore[union-attr]
+    def process(name: str) -> psutil.Process:
+        return psutil.Process(stack.service(name).process.pid)  # type: ignore[union-attr]
 
-    worker = psutil.Process(stack.service("query-worker").process.pid)  # type: ignore[union-attr]
+    worker = process("query-worker")
     info = client.info("memory")
     return {
-        "query worker RSS": of("query-worker"),
+        "query worker RSS": rss(worker) / 2**20,
         "of which its pool processes": sum(child.memory_info().rss for child in worker.children(recursive=True)) / 2**20,
         "its BM25 indexes (ragline_lexical_index_bytes)": lexical_index_bytes(stack) / 2**20,
-        "chroma RSS": of("chroma"),
+        "chroma RSS": rss(process("chroma")) / 2**20,
         "redis used_memory": info["used_memory"] / 2**20,
         "redis RSS": info["used_memory_rss"] / 2**20,
     }

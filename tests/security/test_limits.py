@@ -21,6 +21,7 @@ import redis
 from ragline.localstack import LocalStack
 from ragline.stores.documents import DocumentRegistry, Usage
 from tests.conftest import ApiProcess, upload, wait_for_job
+from tests.pdfs import blank_pages_pdf
 from tests.security.conftest import BOUNDS, KEYS
 
 # Far beyond the bounded API's 2 s head and body deadlines: a client-side bound, not a timed assertion.
@@ -183,13 +184,6 @@ def _pages_pdf(count: int) -> bytes:
         return document.tobytes()
 
 
-def _blank_pdf(count: int) -> bytes:
-    with pymupdf.open() as document:
-        for _ in range(count):
-            document.new_page()
-        return document.tobytes()
-
-
 def test_the_pages_quota_counts_ingested_pages_and_a_failed_job_is_refunded(
     quota: httpx.Client, registry: DocumentRegistry, samples: Path
 ) -> None:
@@ -198,7 +192,7 @@ def test_the_pages_quota_counts_ingested_pages_and_a_failed_job_is_refunded(
             assert quota.delete(f"/v1/collections/{collection}/documents/{listed['document_id']}").status_code == 204
     assert registry.usage("quota") == Usage(documents=0, pages=0, size_bytes=0)
     # Blank pages: nothing to read, OCR included (a scan would now be read by OCR and succeed).
-    failed = wait_for_job(quota, upload(quota, "quota3", "blank.pdf", _blank_pdf(2)).json()["job_id"])
+    failed = wait_for_job(quota, upload(quota, "quota3", "blank.pdf", blank_pages_pdf(2)).json()["job_id"])
     assert failed["state"] == "failed", failed
     assert registry.usage("quota").documents == 0, "a failed ingest gives its quota back"
     job = _ingested(quota, "quota3", "three-pages.pdf", _pages_pdf(3))

@@ -16,7 +16,6 @@ import numpy as np
 from ragline.domain import GenerationFailed, Messages, Passage
 from ragline.pipeline import tables
 from ragline.pipeline.lexical import tokenize
-from ragline.pipeline.tables import row_quote
 
 NOT_FOUND_ANSWER = "Not found in the documents."
 # Sentences shorter than this are headings, list markers or table cells, not answers.
@@ -136,7 +135,7 @@ def answer_pieces(text: str) -> list[Piece]:
         for part in tables.blocks(block):
             if part.is_table:
                 header = part.header.splitlines()[0]
-                pieces.extend(Piece(row_quote(header, row), "row") for row in part.rows)
+                pieces.extend(Piece(tables.row_quote(header, row), "row") for row in part.rows)
             else:
                 pieces.extend(_prose_pieces(part.text))
     return pieces

@@ -1,7 +1,6 @@
 """Tables as Markdown: written by every reader that finds one, recognised again by the splitter, which
 cuts a long table between rows and repeats its header in every chunk, so a cell's row keeps the
-column names that say what the cell means, and by the extractive answer, which quotes a row with them.
-Also how to tell a table read as a run of words (a PDF's text layer): it is mostly numbers."""
+column names that say what the cell means, and by the extractive answer, which quotes a row with them."""
 
 from __future__ import annotations
 
@@ -12,10 +11,6 @@ from dataclasses import dataclass
 _SEPARATOR = re.compile(r"^\|(?:\s*:?-{3,}:?\s*\|)+\s*$")
 # A cell boundary: a pipe that the cell's own text did not escape.
 _CELL_BOUNDARY = re.compile(r"(?<!\\)\|")
-# A number as a table cell holds it: "18,870", "-3.5%", "(12)", "$7,650".
-NUMBER = re.compile(r"^[(\-+$€£]?\d[\d.,]*%?\)?$")
-# Text whose words are this often numbers is a table, whatever its layout.
-TABULAR_NUMBER_SHARE = 0.4
 
 
 def markdown_table(rows: Sequence[Sequence[object]]) -> str:
@@ -101,18 +96,6 @@ def table_pieces(block: Block, size: int) -> list[str]:
     if current or not pieces:
         pieces.append("\n".join([block.header, *current]))
     return pieces
-
-
-def looks_tabular(text: str, min_words: int = 1) -> bool:
-    """Whether `text` (of at least `min_words` words) is mostly numbers, as a table read as words is.
-
-    >>> looks_tabular("Texas 21,550 56,941 51,670 Utah 10,429 4,314 5,857")
-    True
-    """
-    words = text.split()
-    if not words or len(words) < min_words:
-        return False
-    return sum(1 for word in words if NUMBER.match(word)) / len(words) >= TABULAR_NUMBER_SHARE
 
 
 def row_cells(line: str) -> list[str]:

@@ -271,7 +271,7 @@ class OpenVinoMiniLM(_SortedBatchesMiniLM):
         # LATENCY: one stream using every thread for one batch at a time, which is how batches come here.
         config: dict[str, object] = {
             "PERFORMANCE_HINT": "LATENCY",
-            "CPU_RUNTIME_CACHE_CAPACITY": (MAX_TOKENS // OPENVINO_PAD_MULTIPLE) * max(batch_size, 1),
+            "CPU_RUNTIME_CACHE_CAPACITY": (MAX_TOKENS // OPENVINO_PAD_MULTIPLE) * batch_size,
         }
         if threads:
             config["INFERENCE_NUM_THREADS"] = threads

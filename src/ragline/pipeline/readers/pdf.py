@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import warnings
 from collections.abc import Iterator
 from functools import cached_property
@@ -23,16 +24,18 @@ from ragline.errors import ErrorCode, RaglineError
 from ragline.pipeline.readers.common import ReadOptions, normalize_text
 from ragline.domain import PageText
 from ragline.pipeline.sniff import looks_like_pdf
-from ragline.pipeline.tables import NUMBER, looks_tabular, markdown_table
+from ragline.pipeline.tables import markdown_table
 
 # A page with fewer characters than this in its text layer, and images over half its area, shows
 # more than its text layer holds: a scan, perhaps with a one-line header the scanner added.
 OCR_TEXT_CHARS = 200
 OCR_IMAGE_SHARE = 0.5
-# A page of at least this many words, mostly numbers (tables.looks_tabular), is worth a table search.
+# A page whose words are this often numbers (with at least this many words) is worth a table search.
+TABULAR_NUMBER_SHARE = 0.4
 TABULAR_MIN_WORDS = 60
 # get_text("blocks") tuples: (x0, y0, x1, y1, text, block number, block type); type 1 is an image.
 _TEXT_BLOCK = 0
+_NUMBER = re.compile(r"^[(\-+$€£]?\d[\d.,]*%?\)?$")
 # pdfplumber's text strategy: columns from aligned words, rows from text lines (no ruling needed).
 TABLE_SETTINGS = {"vertical_strategy": "text", "horizontal_strategy": "text"}
 
@@ -134,7 +137,7 @@ class PdfReader:
             return PageText(page=number, text=self._ocr(number), ocr=True)
         seen = self._seen
         text = seen[1] if seen and seen[0] == number else page_text(self.document.load_page(number - 1))
-        if self._options.pdf_tables and not self._image and looks_tabular(text, TABULAR_MIN_WORDS):
+        if self._options.pdf_tables and not self._image and _looks_tabular(text):
             text = self._with_tables(number, text)
         return PageText(page=number, text=text)
 
@@ -159,7 +162,7 @@ class PdfReader:
         page = self._plumber.pages[number - 1]
         tables = [table.extract() for table in page.find_tables(TABLE_SETTINGS)]
         page.close()
-        rendered = [markdown_table([rows[0], *(row for row in rows[1:] if any(NUMBER.match(cell or "") for cell in row))]) for rows in tables if len(rows) >= 2]
+        rendered = [markdown_table([rows[0], *(row for row in rows[1:] if any(_NUMBER.match(cell or "") for cell in row))]) for rows in tables if len(rows) >= 2]
         return "\n\n".join([text, *rendered])
 
     def close(self) -> None:
@@ -177,6 +180,13 @@ def page_text(page: pymupdf.Page) -> str:
     """
     blocks = page.get_text("blocks")
     return normalize_text("\n\n".join(block[4] for block in blocks if block[6] == _TEXT_BLOCK))
+
+
+def _looks_tabular(text: str) -> bool:
+    words = text.split()
+    if len(words) < TABULAR_MIN_WORDS:
+        return False
+    return sum(1 for word in words if _NUMBER.match(word)) / len(words) >= TABULAR_NUMBER_SHARE
 
 
 def read_pdf(data: bytes, options: ReadOptions) -> PdfReader:
