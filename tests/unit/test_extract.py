@@ -5,6 +5,7 @@ import pytest
 from ragline.errors import ErrorCode, RaglineError
 from ragline.pipeline.extract import ReadOptions, normalize_text, open_document, open_pdf, require_text
 from ragline.pipeline.sniff import Format
+from ragline.pipeline.tables import row_quote
 
 pytestmark = pytest.mark.unit
 
@@ -92,6 +93,14 @@ def test_a_table_keeps_its_rows_as_markdown(samples: Path) -> None:
     assert "| 18,870 | 23,022 | 22,650 |" in rows["Alabama"]
     assert "| 209 | 3,062 | 3,209 |" in rows["Alaska"]
     assert rows["Alabama"].rstrip(" |").endswith("71,137")
+    # The header's words, each under the column it names, a group's name before its columns' own.
+    header = next(line for line in page.text.splitlines() if line.startswith("|"))
+    assert row_quote(header, rows["Texas"]).startswith("Texas: Permit 21,550, Handgun 56,941, Long Gun 51,670, *Other 2,532")
+    assert "Pre-Pawn Handgun 29, Pre-Pawn Long Gun 20" in row_quote(header, rows["Texas"])
+    assert row_quote(header, rows["Texas"]).endswith("Totals 146,982")
+    # The text layer's one-cell-per-line reading of the table is gone; its title and notes stay.
+    assert "\n18,870\n" not in page.text and page.text.count("Alabama") == 1
+    assert page.text.startswith("NICS Firearm Background Checks") and "They do not represent the number of firearms sold" in page.text
 
 
 def test_tables_off_reads_the_text_layer_only(samples: Path) -> None:

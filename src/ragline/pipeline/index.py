@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from ragline.domain import Chunk
+from ragline.pipeline.tables import embedding_text
 
 Embed = Callable[[list[str]], list[list[float]]]
 Store = Callable[[Sequence[Chunk], list[list[float]]], None]
@@ -18,6 +19,7 @@ def index_chunks(
     on_batch: Callable[[int], None] | None = None,
 ) -> int:
     """Embed and store `chunks` batch by batch; `on_batch` gets the running count of chunks stored.
+    Tables are embedded as their cells (see tables.embedding_text); the store keeps the chunk's text.
 
     >>> stored = []
     >>> index_chunks([Chunk(1, 0, "a")], embed=lambda t: [[1.0]] * len(t), store=lambda c, v: stored.extend(c))
@@ -26,7 +28,7 @@ def index_chunks(
     done = 0
     for start in range(0, len(chunks), batch_size):
         batch = chunks[start : start + batch_size]
-        store(batch, embed([chunk.text for chunk in batch]))
+        store(batch, embed([embedding_text(chunk.text) for chunk in batch]))
         done += len(batch)
         if on_batch is not None:
             on_batch(done)
