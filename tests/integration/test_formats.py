@@ -87,6 +87,22 @@ def test_an_answer_quotes_the_asked_row_after_its_columns_names(api: httpx.Clien
     assert re.search(r"Texas: Permit 21,?550, Handgun 56,?941, Long Gun 51,?670", answer), answer
 
 
+def test_a_pdf_table_answers_a_cell_with_its_row_named_and_its_notes_with_their_words(api: httpx.Client, samples: Path) -> None:
+    """The NICS PDF alone: its 25-column table read from the page's layout, its notes from the text layer."""
+    _ingest(api, "fbi_nics_checks_2015_11_table.pdf", (samples / "fbi_nics_checks_2015_11_table.pdf").read_bytes(), collection="nics-pdf")
+
+    def ask(question: str) -> dict:
+        response = api.post("/v1/collections/nics-pdf/query", json={"question": question})
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    texas = ask("How many handgun checks were there in Texas in November 2015?")
+    assert re.search(r"Texas: Permit 21,550, Handgun 56,941, .*Pre-Pawn Handgun 29, .*Totals 146,982", texas["answer"]), texas["answer"]
+    assert {(c["filename"], c["page"]) for c in texas["citations"]} == {("fbi_nics_checks_2015_11_table.pdf", 1)}
+    sold = ask("Do the NICS background check statistics represent the number of firearms sold?")
+    assert "They do not represent the number of firearms sold" in sold["answer"], sold["answer"]
+
+
 def test_documents_list_their_format_and_the_file_comes_back_as_uploaded(api: httpx.Client, ingested: dict[str, dict]) -> None:
     listed = {d["filename"]: d for d in api.get(f"/v1/collections/{COLLECTION}/documents").json()}
     assert {name: listed[name]["format"] for name in ingested} == {

@@ -113,7 +113,7 @@ def is_sentence(text: str) -> bool:
 
 class Piece(NamedTuple):
     """What an answer can quote: a whole sentence, a table row (after its columns' names), or a window
-    of text too long to be a sentence."""
+    of text too long to be a sentence or written without full stops."""
 
     text: str
     kind: Literal["sentence", "row", "window"]
@@ -151,12 +151,28 @@ def _prose_pieces(text: str) -> list[Piece]:
                 pieces.append(Piece(" ".join(line.split()), "row"))
         else:
             prose.append(line)
-    for sentence in split_sentences("\n".join(prose)):
-        if len(sentence) > MAX_SENTENCE_CHARS:
+    sentences = split_sentences("\n".join(prose))
+    # A whole block without a full stop; an unfinished sentence after a finished one is cut text.
+    unpunctuated = len(sentences) == 1 and _unpunctuated_prose(sentences[0])
+    for sentence in sentences:
+        if len(sentence) > MAX_SENTENCE_CHARS or unpunctuated:
             pieces.extend(Piece(window, "window") for window in _windows(sentence))
         elif is_sentence(sentence):
             pieces.append(Piece(sentence, "sentence"))
     return pieces
+
+
+def _unpunctuated_prose(text: str) -> bool:
+    """Prose whose full stops the document never had (the FBI NICS notes): at least half a window of
+    words, mostly lower case. Headings run together are shorter, or mostly capitalised.
+
+    >>> _unpunctuated_prose("These statistics represent the number of firearm background checks initiated through the NICS They do not represent the number of firearms sold")
+    True
+    >>> _unpunctuated_prose("Mathematical approximations Years for world population to double Number of humans who have ever lived")
+    False
+    """
+    words = text.split()
+    return len(words) >= WINDOW_WORDS // 2 and not _SENTENCE_END.search(text) and 2 * sum(word.islower() for word in words) > len(words)
 
 
 def _blocks(text: str) -> list[str]:
@@ -241,10 +257,6 @@ def extractive_answer(
         return Answer(answer=NOT_FOUND_ANSWER, grounded=False, citations=[])
 
     pieces = _candidates(evidence, answer_pieces)
-    if any(piece.kind == "row" for piece, _ in pieces):
-        # A PDF page keeps its text layer beside its tables as Markdown: where the rows are there to
-        # quote, the same table read as a run of words (windows) is not.
-        pieces = [(piece, number) for piece, number in pieces if piece.kind != "window"]
     candidates = [(piece.text, number) for piece, number in pieces] or _candidates(evidence, _lines)
     if not candidates:
         candidates = [(" ".join(passage.text.split()), n) for n, passage in enumerate(evidence, start=1)]
