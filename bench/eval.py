@@ -10,7 +10,7 @@ Starts a local stack on free ports with a local chat model (llama.cpp's OpenAI-c
 `ragline up --llm` runs it: SmolLM2-135M-Instruct from PyPI by default), ingests the sample PDFs named
 in the question file into one collection, then asks every question over HTTP in each configuration
 `retrieval/answers/rerank`: vector or hybrid retrieval, extractive or generative answers, and the
-reranking step (none, sentences, llm; the query worker is restarted with RAGLINE_RERANK for each).
+reranking step (none, sentences, llm; the API is restarted with RAGLINE_RERANK for each).
 The answer cache is off, so every answer is computed.
 
 Per configuration it prints, over the questions whose answer is in the documents:
@@ -333,15 +333,16 @@ def main() -> int:
 
 
 def use_rerank(stack: LocalStack, rerank: str) -> None:
-    """Restart the query worker with RAGLINE_RERANK=rerank, unless it already runs with it."""
-    worker = stack.service("query-worker")
-    if worker.env.get("RAGLINE_RERANK", "none") == rerank:
+    """Restart the API with RAGLINE_RERANK=rerank, unless it already runs with it: the API resolves
+    the reranking step into each query task, and the query worker does what the task says."""
+    api = stack.service("api")
+    if api.env.get("RAGLINE_RERANK", "none") == rerank:
         return
-    worker.env["RAGLINE_RERANK"] = rerank
-    assert worker.process is not None
-    os.killpg(worker.process.pid, signal.SIGTERM)
-    worker.process.wait()
-    stack.restart("query-worker")
+    api.env["RAGLINE_RERANK"] = rerank
+    assert api.process is not None
+    os.killpg(api.process.pid, signal.SIGTERM)
+    api.process.wait()
+    stack.restart("api")
 
 
 def _p95(values: list[float]) -> float:
