@@ -213,13 +213,14 @@ def layout_table(page: PlumberPage, table: Table) -> LayoutTable | None:
         return None
     first, last = body
     body_top, body_bottom = table.rows[first].bbox[1], table.rows[last - 1].bbox[3]
-    words = page.extract_words()
-    header = [word for word in words if word["top"] >= table.bbox[1] and word["bottom"] <= body_top]
+    x0, top, x1, _ = table.bbox
+    words = [word for word in page.extract_words() if x0 <= (word["x0"] + word["x1"]) / 2 <= x1]
+    header = [word for word in words if word["top"] >= top and word["bottom"] <= body_top]
     cells = [word for word in words if word["top"] >= body_top and word["bottom"] <= body_bottom]
     right_edges = [max((word["x1"] for word in cells if left <= (word["x0"] + word["x1"]) / 2 < right), default=None) for left, _, right, _ in (column.bbox for column in table.columns)]
     # pdfplumber measures from the media box; PyMuPDF from the crop box, where a page's text starts.
-    left, top = page.bbox[0], page.bbox[1]
-    region = pymupdf.Rect(table.bbox[0] - left, table.bbox[1] - top, table.bbox[2] - left, body_bottom - top)
+    left, above = page.bbox[0], page.bbox[1]
+    region = pymupdf.Rect(x0 - left, top - above, x1 - left, body_bottom - above)
     return LayoutTable(markdown_table([column_names(header, right_edges), *rows[first:last]]), region)
 
 
